@@ -1,0 +1,1 @@
+"""Bình dân học AI learning platform."""

@@ -1,0 +1,86 @@
+"""A small demo commune with an administrator, a unit admin and a learner (dev only)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.auth.service import create_user
+from app.models import Role, Unit, UnitType, User
+from app.orgs.service import create_unit, ensure_default_groups, get_unit_by_code
+
+DEMO_PASSWORD = "hocAI-moi-ngay"
+DEMO_ADMIN = "admin@demo.binhdanhocai.vn"
+DEMO_UNIT_ADMIN = "quantri.tanhuong@demo.binhdanhocai.vn"
+DEMO_LEARNER = "0912345678"
+
+# code, name, type, parent code
+DEMO_UNITS: tuple[tuple[str, str, UnitType, str | None], ...] = (
+    ("TN", "Tỉnh Thái Nguyên", UnitType.province, None),
+    ("TN-TANHUONG", "Phường Tân Hương", UnitType.ward, "TN"),
+    ("TN-TANHUONG-TDP1", "Tổ dân phố Tân Thịnh", UnitType.residential_group, "TN-TANHUONG"),
+    ("TN-TANHUONG-TDP2", "Tổ dân phố Tân Long", UnitType.residential_group, "TN-TANHUONG"),
+    ("TN-TANHUONG-UBND", "UBND phường Tân Hương", UnitType.agency, "TN-TANHUONG"),
+    ("TN-TANHUONG-THCS", "Trường THCS Tân Hương", UnitType.school, "TN-TANHUONG"),
+    ("TN-TANHUONG-HTX", "Hợp tác xã chè Tân Hương", UnitType.cooperative, "TN-TANHUONG"),
+    ("TN-DAITU", "Xã Đại Từ", UnitType.commune, "TN"),
+    ("TN-DAITU-XOM1", "Xóm Đồng Tâm", UnitType.hamlet, "TN-DAITU"),
+)
+
+
+def load_demo(session: Session) -> bool:
+    """Create the demo data when missing; returns False when it was already there."""
+    ensure_default_groups(session)
+    if session.scalar(select(User.id).where(User.email == DEMO_ADMIN)) is not None:
+        return False
+    for code, name, utype, parent_code in DEMO_UNITS:
+        if get_unit_by_code(session, code) is None:
+            parent = get_unit_by_code(session, parent_code) if parent_code else None
+            create_unit(session, code=code, name=name, type=utype, parent=parent)
+    units = {u.code: u for u in session.scalars(select(Unit))}
+    from app.models import LearnerGroup
+
+    groups = {g.code: g for g in session.scalars(select(LearnerGroup))}
+    create_user(
+        session,
+        full_name="Quản trị hệ thống",
+        phone=None,
+        email=DEMO_ADMIN,
+        password=DEMO_PASSWORD,
+        unit_id=units["TN"].id,
+        group_id=None,
+        role=Role.admin,
+    )
+    create_user(
+        session,
+        full_name="Nguyễn Văn Quản",
+        phone=None,
+        email=DEMO_UNIT_ADMIN,
+        password=DEMO_PASSWORD,
+        unit_id=units["TN-TANHUONG"].id,
+        group_id=groups["can_bo"].id,
+        role=Role.unit_admin,
+    )
+    create_user(
+        session,
+        full_name="Trần Thị Hồng Nhung",
+        phone="+84912345678",
+        email=None,
+        password=DEMO_PASSWORD,
+        unit_id=units["TN-TANHUONG-TDP1"].id,
+        group_id=groups["doanh_nghiep"].id,
+    )
+    return True
+
+
+def demo_info(url: str = "http://127.0.0.1:8000") -> str:
+    return f"""
+  Bình dân học AI is starting on {url}
+
+  Sign in as the demo administrator:
+      {DEMO_ADMIN}  /  {DEMO_PASSWORD}
+  A unit administrator (Phường Tân Hương):
+      {DEMO_UNIT_ADMIN}  /  {DEMO_PASSWORD}
+  A learner:
+      {DEMO_LEARNER}  /  {DEMO_PASSWORD}
+"""

@@ -1,0 +1,170 @@
+"""JSON API for a learner's day: today, progress, quizzes, submissions, heartbeats."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, File, Form, Path, Request, UploadFile, status
+from starlette.concurrency import run_in_threadpool
+
+from app.auth.dependencies import LimiterDep, SettingsDep, SignedIn
+from app.core.errors import Invalid
+from app.db import SessionDep
+from app.grading.kick import grade_after_commit
+from app.learning import activity, path, quiz, service, submissions
+from app.learning.schemas import (
+    CheckedQuestionOut,
+    HeartbeatIn,
+    HeartbeatOut,
+    ProgressOut,
+    QuizAnswersIn,
+    QuizOut,
+    QuizQuestionOut,
+    QuizResultOut,
+    SubmissionOut,
+    TodayOut,
+    submission_out,
+)
+from app.models import LessonVersion, SubmissionKind, utcnow
+
+router = APIRouter(tags=["learning"])
+LessonId = Annotated[str, Path(max_length=80, pattern=r"^[a-z0-9-]+$")]
+
+
+def quiz_result_out(result: quiz.QuizResult) -> QuizResultOut:
+    attempt = result.attempt
+    return QuizResultOut(
+        attempt_id=attempt.id,
+        correct=attempt.correct or 0,
+        total=len(result.questions),
+        percent=attempt.percent or 0,
+        passed=bool(attempt.passed),
+        pass_mark=result.pass_mark,
+        lesson_completed=result.lesson_completed,
+        questions=[CheckedQuestionOut(**q.__dict__) for q in result.questions],
+    )
+
+
+@router.get("/me/today", response_model=TodayOut)
+def today(principal: SignedIn, session: SessionDep, settings: SettingsDep) -> TodayOut:
+    """Today's lesson (the one left half-done, else the next), streak, daily goal, points
+    and the learner's place in their unit."""
+    return service.today_view(session, user=principal.user, settings=settings, now=utcnow())
+
+
+@router.get("/me/progress", response_model=ProgressOut)
+def my_progress(principal: SignedIn, session: SessionDep, settings: SettingsDep) -> ProgressOut:
+    return service.progress_view(session, user=principal.user, settings=settings, now=utcnow())
+
+
+@router.get("/lessons/{lesson_id}/quiz", response_model=QuizOut)
+def lesson_quiz(
+    lesson_id: LessonId, principal: SignedIn, session: SessionDep, settings: SettingsDep
+) -> QuizOut:
+    """The learner's current draw of questions (a new draw after each answered attempt).
+    Options are in display order; no answer is included."""
+    attempt, version = quiz.open_attempt(
+        session, user_id=principal.user.id, lesson_id=lesson_id, settings=settings, now=utcnow()
+    )
+    return QuizOut(
+        attempt_id=attempt.id,
+        lesson_id=attempt.lesson_id,
+        pass_mark=int(version.content["quiz"]["pass_mark"]),
+        questions=[QuizQuestionOut(**q.__dict__) for q in quiz.shown_questions(attempt, version)],
+    )
+
+
+@router.post("/lessons/{lesson_id}/quiz-attempts", response_model=QuizResultOut)
+def answer_quiz(
+    lesson_id: LessonId,
+    body: QuizAnswersIn,
+    principal: SignedIn,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> QuizResultOut:
+    """Answers in (question id → position, positions or true/false); score, the right
+    answers and one-line explanations out."""
+    result = quiz.answer_attempt(
+        session,
+        user_id=principal.user.id,
+        attempt_id=body.attempt_id,
+        answers=body.answers,
+        settings=settings,
+        now=utcnow(),
+        lesson_id=lesson_id,
+    )
+    return quiz_result_out(result)
+
+
+@router.post(
+    "/lessons/{lesson_id}/submissions",
+    response_model=SubmissionOut,
+    status_code=status.HTTP_201_CREATED,
+)
+async def submit(
+    lesson_id: LessonId,
+    request: Request,
+    background: BackgroundTasks,
+    principal: SignedIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    limiter: LimiterDep,
+    text: Annotated[str, Form(max_length=20_000)],
+    client_id: Annotated[str, Form(max_length=64)],
+    kind: Annotated[SubmissionKind, Form()] = SubmissionKind.challenge,
+    image: Annotated[UploadFile | None, File()] = None,
+) -> SubmissionOut:
+    """Send a challenge (or teach-back) answer: multipart form with `text`, `client_id` (one
+    per draft), `kind` and, where the lesson asks for one, `image`. It waits as `queued`
+    until it is graded; follow it with GET /submissions/{id}."""
+    data = await image.read(settings.upload_max_bytes + 1) if image and image.filename else None
+
+    def work() -> SubmissionOut:
+        submission = submissions.create_submission(
+            session,
+            user_id=principal.user.id,
+            lesson_id=lesson_id,
+            kind=kind,
+            text=text,
+            client_id=client_id,
+            image=data,
+            settings=settings,
+            limiter=limiter,
+            now=utcnow(),
+        )
+        version = session.get(LessonVersion, submission.lesson_version_id)
+        assert version is not None
+        grade_after_commit(request, background, submission.id)
+        return submission_out(submission, version)
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/submissions/{submission_id}", response_model=SubmissionOut)
+def get_submission(submission_id: int, principal: SignedIn, session: SessionDep) -> SubmissionOut:
+    """Status (`queued`, `grading`, `graded`, `failed`), score, per-criterion bands and
+    feedback of one of the learner's submissions."""
+    submission = submissions.get_own_submission(
+        session, user_id=principal.user.id, submission_id=submission_id
+    )
+    version = session.get(LessonVersion, submission.lesson_version_id)
+    assert version is not None
+    return submission_out(submission, version)
+
+
+@router.post("/me/heartbeat", response_model=HeartbeatOut)
+def heartbeat(
+    body: HeartbeatIn, principal: SignedIn, session: SessionDep, settings: SettingsDep
+) -> HeartbeatOut:
+    """A lesson page reports that its learner is active (visible tab, recent interaction).
+    The server credits the time between beats itself, capped; see docs/learning.md."""
+    state = path.learner_path(session, principal.user.id).state_of(body.lesson_id)
+    if state is None:
+        raise Invalid("Không có bài học này.", code="unknown_lesson")
+    day = activity.heartbeat(session, user_id=principal.user.id, settings=settings, now=utcnow())
+    return HeartbeatOut(
+        active_seconds=day.active_seconds,
+        goal_seconds=settings.daily_goal_minutes * 60,
+        goal_met=day.goal_met_at is not None,
+        next_in_seconds=settings.heartbeat_seconds,
+    )

@@ -1,0 +1,133 @@
+"""create_app(): settings, database, routers, middleware and error handlers."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from app import errors
+from app.admin import pages as admin_pages
+from app.admin import router as admin_router
+from app.auth import pages as auth_pages
+from app.auth import router as auth_router
+from app.auth.dependencies import CSRF_COOKIE
+from app.config import ROOT_DIR, Settings, get_settings
+from app.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from app.curriculum import router as curriculum_router
+from app.db import make_engine, make_sessionmaker
+from app.grading.engine import GradingEngine
+from app.learning import pages as learning_pages
+from app.learning import router as learning_router
+from app.orgs import router as orgs_router
+from app.system import router as system_router
+from app.templating import clear_auth_cookies, set_auth_cookies
+
+API_PREFIX = "/api/v1"
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+}
+
+
+def make_limiter(settings: Settings) -> RateLimiter:
+    if settings.redis_url:
+        return RedisRateLimiter(redis.Redis.from_url(settings.redis_url))
+    return MemoryRateLimiter()
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start the grading engine: the worker itself in the embedded default, only the
+    producer side when `bdhai worker` processes grade (GRADING_WORKER=external)."""
+    settings: Settings = app.state.settings
+    mode = settings.worker_mode
+    engine = None
+    if mode != "off":
+        engine = GradingEngine(settings, app.state.sessionmaker, external=mode == "external")
+        inprocess = mode == "inprocess"
+        await engine.start(consume=inprocess, relay=inprocess)
+    app.state.grading = engine
+    try:
+        yield
+    finally:
+        app.state.grading = None
+        if engine is not None:
+            await engine.stop()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    logging.basicConfig(level=logging.INFO)
+    app = FastAPI(
+        lifespan=lifespan,
+        title="Bình dân học AI",
+        version="0.1.0",
+        description="Nền tảng học “Bình dân học AI”: 15 phút mỗi ngày, 5 bậc.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.engine = make_engine(settings.database_url)
+    app.state.sessionmaker = make_sessionmaker(app.state.engine)
+    app.state.limiter = make_limiter(settings)
+    app.state.grading = None
+
+    for router in (
+        auth_router.router,
+        orgs_router.router,
+        admin_router.router,
+        curriculum_router.router,
+        learning_router.router,
+    ):
+        app.include_router(router, prefix=API_PREFIX)
+    app.include_router(system_router)
+    for router in (learning_pages.router, auth_pages.router, admin_pages.router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=str(ROOT_DIR / "static")), name="static")
+    errors.install(app)
+
+    @app.middleware("http")
+    async def cookies_and_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > settings.max_request_bytes:
+            limit = settings.max_request_bytes // (1024 * 1024)
+            return errors.too_large(request, f"Dữ liệu gửi lên quá lớn (tối đa {limit} MB).")
+        csrf = request.cookies.get(CSRF_COOKIE)
+        new_csrf = not csrf or len(csrf) < 20
+        request.state.csrf_token = secrets.token_urlsafe(24) if new_csrf else csrf
+        response: Response = await call_next(request)
+        if new_csrf:
+            response.set_cookie(
+                CSRF_COOKIE,
+                request.state.csrf_token,
+                samesite="strict",
+                secure=settings.cookie_secure,
+                path="/",
+            )
+        state = request.state._state
+        if state.get("new_tokens") is not None:
+            set_auth_cookies(response, state["new_tokens"], settings)
+        elif state.get("clear_auth_cookies"):
+            clear_auth_cookies(response)
+        for key, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(key, value)
+        if "text/html" in response.headers.get("content-type", ""):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    app.add_middleware(GZipMiddleware, minimum_size=500)
+    return app

@@ -1,0 +1,49 @@
+"""All tables, re-exported so Alembic and the app see one metadata."""
+
+from app.models.accounts import ROLE_LABELS, AuthSession, PasswordResetToken, Role, User
+from app.models.audit import AuditLog
+from app.models.base import Base, utcnow
+from app.models.curriculum import Lesson, LessonVersion, Level
+from app.models.grading import GradeRecord
+from app.models.imports import ImportJob, ImportKind, ImportStatus
+from app.models.learning import (
+    LessonProgress,
+    LevelUnlock,
+    QuizAttempt,
+    StudyDay,
+    Submission,
+    SubmissionKind,
+    SubmissionStatus,
+)
+from app.models.orgs import UNIT_TYPE_LABELS, LearnerGroup, Unit, UnitType
+from app.models.points import PointEvent
+
+__all__ = [
+    "ROLE_LABELS",
+    "UNIT_TYPE_LABELS",
+    "AuditLog",
+    "AuthSession",
+    "Base",
+    "GradeRecord",
+    "ImportJob",
+    "ImportKind",
+    "ImportStatus",
+    "LearnerGroup",
+    "Lesson",
+    "LessonProgress",
+    "LessonVersion",
+    "Level",
+    "LevelUnlock",
+    "PasswordResetToken",
+    "PointEvent",
+    "QuizAttempt",
+    "Role",
+    "StudyDay",
+    "Submission",
+    "SubmissionKind",
+    "SubmissionStatus",
+    "Unit",
+    "UnitType",
+    "User",
+    "utcnow",
+]

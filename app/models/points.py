@@ -1,0 +1,26 @@
+"""The points ledger: append-only events; totals, ranks and boards derive from it."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, IdMixin, TimestampMixin
+
+
+class PointEvent(IdMixin, TimestampMixin, Base):
+    __tablename__ = "point_events"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    points: Mapped[int] = mapped_column()
+    # one event per key: a retried job or a replayed request never counts twice
+    idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
+    day: Mapped[date] = mapped_column()
+    lesson_id: Mapped[str | None] = mapped_column(String(80))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (Index("ix_point_events_user_day", "user_id", "day"),)

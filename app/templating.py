@@ -1,0 +1,74 @@
+"""Jinja2 set-up and the one way pages render, set cookies and redirect."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from app.auth.dependencies import ACCESS_COOKIE, REFRESH_COOKIE
+from app.auth.service import IssuedTokens
+from app.config import Settings
+from app.models import ROLE_LABELS, UNIT_TYPE_LABELS, Role
+
+TEXT_SIZE_COOKIE = "bdhai_text"
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.globals.update(ROLE_LABELS=ROLE_LABELS, UNIT_TYPE_LABELS=UNIT_TYPE_LABELS, Role=Role)
+
+
+def localtime(moment: datetime | None, tz: tzinfo, fmt: str = "%H:%M %d/%m/%Y") -> str:
+    """A UTC instant as the learner's local time (Asia/Ho_Chi_Minh by default)."""
+    return moment.astimezone(tz).strftime(fmt) if moment else ""
+
+
+templates.env.filters["localtime"] = localtime
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
+) -> HTMLResponse:
+    ctx = {
+        "tz": request.app.state.settings.tz,
+        "principal": request.state._state.get("principal"),
+        "viewer": request.state._state.get("viewer"),
+        "csrf_token": getattr(request.state, "csrf_token", ""),
+        "large_text": request.cookies.get(TEXT_SIZE_COOKIE) == "large",
+        **(context or {}),
+    }
+    return templates.TemplateResponse(request, template, ctx, status_code=status_code)
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only same-site paths, so `?next=` cannot send anyone elsewhere."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    return target
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def login_url(next_path: str) -> str:
+    return "/login?next=" + quote(next_path, safe="/")
+
+
+def set_auth_cookies(response: Any, tokens: IssuedTokens, settings: Settings) -> None:
+    common = {"httponly": True, "samesite": "lax", "secure": settings.cookie_secure, "path": "/"}
+    response.set_cookie(ACCESS_COOKIE, tokens.access_token, max_age=tokens.expires_in, **common)
+    response.set_cookie(
+        REFRESH_COOKIE, tokens.refresh_token, max_age=tokens.refresh_max_age, **common
+    )
+
+
+def clear_auth_cookies(response: Any) -> None:
+    response.delete_cookie(ACCESS_COOKIE, path="/")
+    response.delete_cookie(REFRESH_COOKIE, path="/")

@@ -1,0 +1,122 @@
+"""Test data: a small unit tree and accounts, plus sign-in helpers."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.auth.dependencies import CSRF_COOKIE
+from app.auth.service import create_user
+from app.models import LearnerGroup, Role, Unit, UnitType, User
+from app.orgs.service import create_unit
+
+PASSWORD = "hoc-AI-15-phut"
+_seq = itertools.count(1)
+
+
+@dataclass
+class Tree:
+    province: Unit
+    ward: Unit  # Phường A
+    hamlet: Unit  # a residential group inside Phường A
+    commune: Unit  # Xã B, a sibling of Phường A
+    village: Unit  # inside Xã B
+
+
+def make_unit(session: Session, name: str, utype: UnitType, parent: Unit | None = None) -> Unit:
+    return create_unit(session, code=f"U{next(_seq):05d}", name=name, type=utype, parent=parent)
+
+
+def make_tree(session: Session) -> Tree:
+    province = make_unit(session, "Tỉnh Thử Nghiệm", UnitType.province)
+    ward = make_unit(session, "Phường An Bình", UnitType.ward, province)
+    hamlet = make_unit(session, "Tổ dân phố số 1", UnitType.residential_group, ward)
+    commune = make_unit(session, "Xã Đồng Tâm", UnitType.commune, province)
+    village = make_unit(session, "Thôn Bản Lác", UnitType.hamlet, commune)
+    return Tree(province, ward, hamlet, commune, village)
+
+
+def group(session: Session, code: str = "can_bo") -> LearnerGroup:
+    found = session.scalar(select(LearnerGroup).where(LearnerGroup.code == code))
+    assert found is not None
+    return found
+
+
+def make_user(
+    session: Session,
+    unit: Unit,
+    *,
+    role: Role = Role.learner,
+    name: str = "Nguyễn Thị Hồng Nhung",
+    phone: str | None = None,
+    email: str | None = None,
+    password: str = PASSWORD,
+    must_change_password: bool = False,
+) -> User:
+    n = next(_seq)
+    if phone is None and email is None:
+        phone = f"+8491{n:07d}"
+    user = create_user(
+        session,
+        full_name=name,
+        phone=phone,
+        email=email,
+        password=password,
+        unit_id=unit.id,
+        group_id=None,
+        role=role,
+        must_change_password=must_change_password,
+    )
+    session.flush()
+    return user
+
+
+def login(client: TestClient, user: User, password: str = PASSWORD) -> dict[str, str]:
+    res = client.post(
+        "/api/v1/auth/login", json={"identifier": user.login_name, "password": password}
+    )
+    assert res.status_code == 200, res.text
+    return {"Authorization": f"Bearer {res.json()['access_token']}"}
+
+
+def tokens(client: TestClient, user: User, password: str = PASSWORD) -> dict[str, str]:
+    res = client.post(
+        "/api/v1/auth/login", json={"identifier": user.login_name, "password": password}
+    )
+    assert res.status_code == 200, res.text
+    return res.json()
+
+
+def csrf_of(client: TestClient, path: str = "/login") -> str:
+    """Open a page and return the CSRF token of its forms (equal to the CSRF cookie)."""
+    page = client.get(path)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token, page.text[:500]
+    assert client.cookies.get(CSRF_COOKIE) == token.group(1)
+    return token.group(1)
+
+
+def page_login(client: TestClient, user: User, password: str = PASSWORD, next_path: str = "/"):
+    """Sign in through the page, leaving the session cookies in the client."""
+    token = csrf_of(client)
+    return client.post(
+        "/login",
+        data={
+            "identifier": user.login_name,
+            "password": password,
+            "next": next_path,
+            "csrf_token": token,
+        },
+        follow_redirects=False,
+    )
+
+
+def form_post(client: TestClient, path: str, data: dict[str, str] | None = None, **kw):
+    """POST a page form with the client's CSRF token."""
+    token = client.cookies.get(CSRF_COOKIE)
+    return client.post(path, data={"csrf_token": token, **(data or {})}, **kw)

@@ -1,0 +1,484 @@
+"""A unit admin cannot read or change anything outside its unit's subtree.
+
+Every administration route, JSON and page, has a case below that aims at an account, a unit
+or an import outside the unit admin's subtree. Each case checks the answer (404 for reading
+something outside, 403 for acting on it, or a listing without it) and that nothing stored
+changed. A new admin route without a case here fails `test_every_admin_route_has_a_case`."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import (
+    AuditLog,
+    AuthSession,
+    ImportJob,
+    LearnerGroup,
+    LevelUnlock,
+    Role,
+    Unit,
+    User,
+)
+from tests.factories import Tree, form_post, login, make_user, page_login
+from tests.routetable import walk
+
+OUTSIDE_NAME = "Người Ngoài Phạm Vi"
+
+
+@dataclass
+class World:
+    client: TestClient
+    db: Session
+    tree: Tree
+    headers: dict[str, str]  # the unit admin's bearer token
+    unit_admin: User
+    inside: User
+    outside: User
+    admin_job: ImportJob  # an import an admin made for the whole province
+
+
+def snapshot(db: Session) -> dict[str, list[tuple]]:
+    """Everything a unit admin could try to change, as plain values."""
+    db.expire_all()
+    return {
+        "users": [
+            (
+                u.id,
+                u.full_name,
+                u.phone,
+                u.email,
+                u.role,
+                u.unit_id,
+                u.group_id,
+                u.is_active,
+                u.password_hash,
+                u.must_change_password,
+            )
+            for u in db.scalars(select(User).order_by(User.id))
+        ],
+        "units": [
+            (u.id, u.code, u.name, u.type, u.parent_id, u.path, u.depth, u.is_active)
+            for u in db.scalars(select(Unit).order_by(Unit.id))
+        ],
+        "groups": [
+            (g.id, g.code, g.name, g.is_active)
+            for g in db.scalars(select(LearnerGroup).order_by(LearnerGroup.id))
+        ],
+        "sessions": [
+            (s.id, s.revoked_at)
+            for s in db.scalars(select(AuthSession).where(AuthSession.user_id != -1))
+        ],
+        "imports": [(j.id, j.status) for j in db.scalars(select(ImportJob).order_by(ImportJob.id))],
+        "unlocks": [(u.user_id, u.level_number) for u in db.scalars(select(LevelUnlock))],
+    }
+
+
+def _csv(text: str) -> dict:
+    return {"file": ("danh-sach.csv", io.BytesIO(text.encode()), "text/csv")}
+
+
+# ---- the cases: (method, route path) -> what the unit admin tries and what must happen ----
+
+
+def api_list_users(w: World) -> None:
+    res = w.client.get("/api/v1/admin/users?per_page=200", headers=w.headers)
+    assert res.status_code == 200
+    ids = {u["id"] for u in res.json()["items"]}
+    assert w.inside.id in ids and w.outside.id not in ids
+    res = w.client.get(f"/api/v1/admin/users?q={OUTSIDE_NAME}", headers=w.headers)
+    assert res.json()["total"] == 0
+    res = w.client.get(f"/api/v1/admin/users?unit_id={w.tree.village.id}", headers=w.headers)
+    assert res.status_code == 404
+
+
+def api_create_user(w: World) -> None:
+    body = {"full_name": "Lò Thị Mai", "phone": "0987 000 111", "unit_id": w.tree.village.id}
+    res = w.client.post("/api/v1/admin/users", headers=w.headers, json=body)
+    assert res.status_code == 403
+    assert "ngoài phạm vi" in res.json()["detail"]
+
+
+def api_get_user(w: World) -> None:
+    res = w.client.get(f"/api/v1/admin/users/{w.outside.id}", headers=w.headers)
+    assert res.status_code == 404
+
+
+def api_update_user(w: World) -> None:
+    res = w.client.patch(
+        f"/api/v1/admin/users/{w.outside.id}", headers=w.headers, json={"full_name": "Đổi Tên"}
+    )
+    assert res.status_code == 404
+    res = w.client.patch(
+        f"/api/v1/admin/users/{w.inside.id}",
+        headers=w.headers,
+        json={"unit_id": w.tree.village.id},
+    )
+    assert res.status_code == 403
+
+
+def api_deactivate(w: World) -> None:
+    res = w.client.post(f"/api/v1/admin/users/{w.outside.id}/deactivate", headers=w.headers)
+    assert res.status_code == 404
+
+
+def api_activate(w: World) -> None:
+    res = w.client.post(f"/api/v1/admin/users/{w.outside.id}/activate", headers=w.headers)
+    assert res.status_code == 404
+
+
+def api_reset_password(w: World) -> None:
+    for method in ("link", "temporary"):
+        res = w.client.post(
+            f"/api/v1/admin/users/{w.outside.id}/reset-password",
+            headers=w.headers,
+            json={"method": method},
+        )
+        assert res.status_code == 404
+
+
+def api_unlock_level(w: World) -> None:
+    res = w.client.post(f"/api/v1/admin/users/{w.outside.id}/levels/2/unlock", headers=w.headers)
+    assert res.status_code == 404
+
+
+def api_list_units(w: World) -> None:
+    res = w.client.get("/api/v1/admin/units", headers=w.headers)
+    assert res.status_code == 200
+    ids = {u["id"] for u in res.json()}
+    assert w.tree.hamlet.id in ids
+    assert not ids & {w.tree.province.id, w.tree.commune.id, w.tree.village.id}
+    res = w.client.get(f"/api/v1/admin/units?parent_id={w.tree.commune.id}", headers=w.headers)
+    assert res.json() == []
+
+
+def api_get_unit(w: World) -> None:
+    for unit in (w.tree.village, w.tree.province):
+        res = w.client.get(f"/api/v1/admin/units/{unit.id}", headers=w.headers)
+        assert res.status_code == 404
+
+
+def api_create_unit(w: World) -> None:
+    body = {"code": "NGOAI-01", "name": "Thôn Mới", "type": "hamlet"}
+    res = w.client.post(
+        "/api/v1/admin/units", headers=w.headers, json={**body, "parent_id": w.tree.commune.id}
+    )
+    assert res.status_code == 403
+    res = w.client.post("/api/v1/admin/units", headers=w.headers, json=body)
+    assert res.status_code == 403
+
+
+def api_update_unit(w: World) -> None:
+    res = w.client.patch(
+        f"/api/v1/admin/units/{w.tree.village.id}", headers=w.headers, json={"name": "Đổi Tên"}
+    )
+    assert res.status_code == 404
+    res = w.client.patch(
+        f"/api/v1/admin/units/{w.tree.hamlet.id}",
+        headers=w.headers,
+        json={"parent_id": w.tree.commune.id},
+    )
+    assert res.status_code == 403
+    res = w.client.patch(
+        f"/api/v1/admin/units/{w.tree.ward.id}", headers=w.headers, json={"parent_id": None}
+    )
+    assert res.status_code == 403
+
+
+def api_create_group(w: World) -> None:
+    res = w.client.post(
+        "/api/v1/admin/groups", headers=w.headers, json={"code": "ngu_dan", "name": "Ngư dân"}
+    )
+    assert res.status_code == 403
+
+
+def api_update_group(w: World) -> None:
+    group = w.db.scalar(select(LearnerGroup).order_by(LearnerGroup.id))
+    res = w.client.patch(
+        f"/api/v1/admin/groups/{group.id}", headers=w.headers, json={"name": "Đổi Tên"}
+    )
+    assert res.status_code == 403
+
+
+def api_import(w: World) -> None:
+    learners = f"ho_ten,so_dien_thoai,ma_don_vi\nLò Văn Páo,0987000222,{w.tree.village.code}\n"
+    res = w.client.post(
+        "/api/v1/admin/imports/learners",
+        headers=w.headers,
+        files=_csv(learners),
+        data={"import_valid_rows": "true"},
+    )
+    assert res.status_code == 200  # recorded, with the row refused
+    report = res.json()
+    assert report["created"] == 0
+    assert "ngoài phạm vi" in report["errors"][0]["message"]
+    existing = f"ho_ten,so_dien_thoai,ma_don_vi\nĐổi Tên,{w.outside.phone},{w.tree.hamlet.code}\n"
+    res = w.client.post("/api/v1/admin/imports/learners", headers=w.headers, files=_csv(existing))
+    assert res.status_code == 422
+    assert "ngoài phạm vi" in res.json()["import"]["errors"][0]["message"]
+    units = (
+        "ma,ten,loai,ma_cap_tren\n"
+        f"NGOAI-02,Thôn Mới,thôn,{w.tree.commune.code}\n"
+        f"{w.tree.village.code},Đổi Tên,thôn,{w.tree.ward.code}\n"
+        "NGOAI-03,Tỉnh Mới,tỉnh,\n"
+    )
+    res = w.client.post("/api/v1/admin/imports/units", headers=w.headers, files=_csv(units))
+    assert res.status_code == 422
+    errors = res.json()["import"]["errors"]
+    assert [e["line"] for e in errors] == [2, 3, 4]
+    assert all("phạm vi" in e["message"] or "bên trong" in e["message"] for e in errors)
+
+
+def api_list_imports(w: World) -> None:
+    res = w.client.get("/api/v1/admin/imports", headers=w.headers)
+    assert res.status_code == 200
+    assert w.admin_job.id not in {j["id"] for j in res.json()}
+
+
+def api_get_import(w: World) -> None:
+    res = w.client.get(f"/api/v1/admin/imports/{w.admin_job.id}", headers=w.headers)
+    assert res.status_code == 404
+
+
+def page_admin_home(w: World) -> None:
+    res = w.client.get("/admin", follow_redirects=False)
+    assert res.status_code == 303 and res.headers["location"] == "/admin/accounts"
+
+
+def page_accounts(w: World) -> None:
+    res = w.client.get("/admin/accounts")
+    assert res.status_code == 200
+    assert w.inside.full_name in res.text and OUTSIDE_NAME not in res.text
+    assert "0 tài khoản" in w.client.get(f"/admin/accounts?q={OUTSIDE_NAME}").text
+    assert w.client.get(f"/admin/accounts?unit_id={w.tree.village.id}").status_code == 404
+
+
+def page_account_new(w: World) -> None:
+    res = w.client.get("/admin/accounts/new")
+    assert res.status_code == 200
+    assert w.tree.hamlet.name in res.text
+    assert w.tree.village.name not in res.text and w.tree.province.name not in res.text
+
+
+def page_account_create(w: World) -> None:
+    data = {
+        "full_name": "Lò Thị Mai",
+        "contact": "0987000333",
+        "unit_id": str(w.tree.village.id),
+        "role": "learner",
+    }
+    res = form_post(w.client, "/admin/accounts/new", data)
+    assert res.status_code == 403
+    assert "ngoài phạm vi" in res.text
+
+
+def page_account_edit(w: World) -> None:
+    assert w.client.get(f"/admin/accounts/{w.outside.id}").status_code == 404
+
+
+def page_account_update(w: World) -> None:
+    data = {
+        "full_name": "Đổi Tên",
+        "contact": w.outside.phone,
+        "unit_id": str(w.tree.village.id),
+        "role": "learner",
+    }
+    assert form_post(w.client, f"/admin/accounts/{w.outside.id}", data).status_code == 404
+    data = {
+        "full_name": w.inside.full_name,
+        "contact": w.inside.phone,
+        "unit_id": str(w.tree.village.id),
+        "role": "learner",
+    }
+    assert form_post(w.client, f"/admin/accounts/{w.inside.id}", data).status_code == 403
+
+
+def page_account_reset(w: World) -> None:
+    for method in ("link", "temporary"):
+        res = form_post(w.client, f"/admin/accounts/{w.outside.id}/reset", {"method": method})
+        assert res.status_code == 404
+
+
+def page_account_active(w: World) -> None:
+    res = form_post(w.client, f"/admin/accounts/{w.outside.id}/active", {"active": "0"})
+    assert res.status_code == 404
+
+
+def page_account_unlock(w: World) -> None:
+    res = form_post(w.client, f"/admin/accounts/{w.outside.id}/unlock", {"level": "2"})
+    assert res.status_code == 404
+
+
+def page_units(w: World) -> None:
+    for parent in (w.tree.commune.id, w.tree.province.id):
+        res = w.client.get(f"/admin/units?parent={parent}")
+        assert res.status_code == 200
+        assert w.tree.hamlet.name in res.text  # shown the own subtree instead
+        assert w.tree.village.name not in res.text and w.tree.commune.name not in res.text
+
+
+def page_unit_create(w: World) -> None:
+    data = {"code": "NGOAI-04", "name": "Thôn Mới", "type": "hamlet"}
+    res = form_post(w.client, "/admin/units", {**data, "parent_id": str(w.tree.commune.id)})
+    assert res.status_code == 403
+    res = form_post(w.client, "/admin/units", {**data, "parent_id": ""})
+    assert res.status_code == 403
+
+
+def page_unit_edit(w: World) -> None:
+    assert w.client.get(f"/admin/units/{w.tree.village.id}").status_code == 404
+    assert w.client.get(f"/admin/units/{w.tree.province.id}").status_code == 404
+
+
+def page_unit_update(w: World) -> None:
+    data = {"name": "Đổi Tên", "type": "hamlet", "parent_code": w.tree.commune.code}
+    assert form_post(w.client, f"/admin/units/{w.tree.village.id}", data).status_code == 404
+    data = {"name": w.tree.hamlet.name, "type": "hamlet", "parent_code": w.tree.commune.code}
+    assert form_post(w.client, f"/admin/units/{w.tree.hamlet.id}", data).status_code == 403
+    res = form_post(w.client, f"/admin/units/{w.tree.ward.id}", {"is_active": "0"})
+    assert res.status_code == 403
+
+
+def page_groups(w: World) -> None:
+    assert w.client.get("/admin/groups").status_code == 403
+
+
+def page_group_create(w: World) -> None:
+    res = form_post(w.client, "/admin/groups", {"code": "ngu_dan", "name": "Ngư dân"})
+    assert res.status_code == 403
+
+
+def page_group_update(w: World) -> None:
+    group = w.db.scalar(select(LearnerGroup).order_by(LearnerGroup.id))
+    res = form_post(w.client, f"/admin/groups/{group.id}", {"name": "Đổi Tên", "is_active": "0"})
+    assert res.status_code == 403
+
+
+def page_imports(w: World) -> None:
+    res = w.client.get("/admin/imports")
+    assert res.status_code == 200
+    assert w.admin_job.filename not in res.text
+
+
+def page_import_template(w: World) -> None:
+    res = w.client.get("/admin/imports/template/learners")
+    assert res.status_code == 200 and "ho_ten" in res.text  # a blank form: nothing to leak
+
+
+def page_import_submit(w: World) -> None:
+    learners = f"ho_ten,so_dien_thoai,ma_don_vi\nLò Văn Páo,0987000444,{w.tree.village.code}\n"
+    res = form_post(
+        w.client,
+        "/admin/imports",
+        {"kind": "learners", "mode": "valid_rows"},
+        files=_csv(learners),
+    )
+    assert res.status_code == 200
+    assert "ngoài phạm vi" in res.text
+
+
+CASES: dict[tuple[str, str], Callable[[World], None]] = {
+    ("GET", "/api/v1/admin/users"): api_list_users,
+    ("POST", "/api/v1/admin/users"): api_create_user,
+    ("GET", "/api/v1/admin/users/{user_id}"): api_get_user,
+    ("PATCH", "/api/v1/admin/users/{user_id}"): api_update_user,
+    ("POST", "/api/v1/admin/users/{user_id}/deactivate"): api_deactivate,
+    ("POST", "/api/v1/admin/users/{user_id}/activate"): api_activate,
+    ("POST", "/api/v1/admin/users/{user_id}/reset-password"): api_reset_password,
+    ("POST", "/api/v1/admin/users/{user_id}/levels/{level_number}/unlock"): api_unlock_level,
+    ("GET", "/api/v1/admin/units"): api_list_units,
+    ("GET", "/api/v1/admin/units/{unit_id}"): api_get_unit,
+    ("POST", "/api/v1/admin/units"): api_create_unit,
+    ("PATCH", "/api/v1/admin/units/{unit_id}"): api_update_unit,
+    ("POST", "/api/v1/admin/groups"): api_create_group,
+    ("PATCH", "/api/v1/admin/groups/{group_id}"): api_update_group,
+    ("POST", "/api/v1/admin/imports/{kind}"): api_import,
+    ("GET", "/api/v1/admin/imports"): api_list_imports,
+    ("GET", "/api/v1/admin/imports/{import_id}"): api_get_import,
+    ("GET", "/admin"): page_admin_home,
+    ("GET", "/admin/accounts"): page_accounts,
+    ("GET", "/admin/accounts/new"): page_account_new,
+    ("POST", "/admin/accounts/new"): page_account_create,
+    ("GET", "/admin/accounts/{user_id}"): page_account_edit,
+    ("POST", "/admin/accounts/{user_id}"): page_account_update,
+    ("POST", "/admin/accounts/{user_id}/reset"): page_account_reset,
+    ("POST", "/admin/accounts/{user_id}/active"): page_account_active,
+    ("POST", "/admin/accounts/{user_id}/unlock"): page_account_unlock,
+    ("GET", "/admin/units"): page_units,
+    ("POST", "/admin/units"): page_unit_create,
+    ("GET", "/admin/units/{unit_id}"): page_unit_edit,
+    ("POST", "/admin/units/{unit_id}"): page_unit_update,
+    ("GET", "/admin/groups"): page_groups,
+    ("POST", "/admin/groups"): page_group_create,
+    ("POST", "/admin/groups/{group_id}"): page_group_update,
+    ("GET", "/admin/imports"): page_imports,
+    ("GET", "/admin/imports/template/{kind}"): page_import_template,
+    ("POST", "/admin/imports"): page_import_submit,
+}
+
+# Cases whose refused attempts are recorded (an import's row report is kept, and audited).
+RECORDS_AN_IMPORT = {api_import, page_import_submit}
+
+
+def admin_routes(app) -> set[tuple[str, str]]:
+    found = set()
+    for route in walk(app):
+        if isinstance(route.original, APIRoute) and route.path.startswith(
+            ("/api/v1/admin", "/admin")
+        ):
+            found |= {(m, route.path) for m in route.methods if m != "HEAD"}
+    return found
+
+
+def test_every_admin_route_has_a_case(app):
+    routes = admin_routes(app)
+    assert routes - set(CASES) == set(), "admin routes without a scope case"
+    assert set(CASES) - routes == set(), "cases for routes that no longer exist"
+
+
+@pytest.fixture
+def world(client, db, tree) -> World:
+    from app.orgs.imports import import_units
+
+    admin = make_user(db, tree.province, role=Role.admin)
+    unit_admin = make_user(db, tree.ward, role=Role.unit_admin, name="Quản Trị Phường")
+    inside = make_user(db, tree.hamlet, name="Người Trong Phạm Vi")
+    outside = make_user(db, tree.village, name=OUTSIDE_NAME)
+    data = "ma,ten,loai,ma_cap_tren\nTINH-KHAC,Tỉnh Khác,tỉnh,\n".encode()
+    job = import_units(
+        db,
+        filename="toan-tinh-bi-mat.csv",
+        data=data,
+        actor_id=admin.id,
+        scope_prefix="",
+        max_bytes=10_000,
+        max_rows=10,
+    ).job
+    db.flush()
+    headers = login(client, unit_admin)
+    assert page_login(client, unit_admin).status_code == 303
+    return World(client, db, tree, headers, unit_admin, inside, outside, job)
+
+
+@pytest.mark.parametrize("key", sorted(CASES), ids=lambda k: f"{k[0]} {k[1]}")
+def test_unit_admin_cannot_reach_outside_its_subtree(world: World, key):
+    case = CASES[key]
+    before = snapshot(world.db)
+    audit_before = world.db.scalar(select(AuditLog.id).order_by(AuditLog.id.desc()))
+    case(world)
+    after = snapshot(world.db)
+    if case in RECORDS_AN_IMPORT:
+        assert len(after["imports"]) > len(before["imports"])
+        after["imports"] = before["imports"]
+    assert after == before
+    new_audit = world.db.scalars(
+        select(AuditLog.action).where(AuditLog.id > (audit_before or 0))
+    ).all()
+    assert all(a.startswith("import.") for a in new_audit), new_audit
