@@ -7,13 +7,19 @@ import getpass
 import sys
 from pathlib import Path
 
-from app.config import get_settings
+from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 
 
+def _sessions(settings: Settings):  # type: ignore[no-untyped-def]
+    from app.gamification.redis_boards import session_info
+
+    engine = make_engine(settings.database_url)
+    return make_sessionmaker(engine, session_info(settings.redis_url, settings.tz))
+
+
 def _session():  # type: ignore[no-untyped-def]
-    engine = make_engine(get_settings().database_url)
-    return make_sessionmaker(engine)()
+    return _sessions(get_settings())()
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -197,8 +203,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("taskiq").setLevel(logging.WARNING)  # not a line per grading
-    engine = make_engine(settings.database_url)
-    sessions = make_sessionmaker(engine)
+    sessions = _sessions(settings)
 
     async def run() -> None:
         grading = GradingEngine(settings, sessions, external=True)
@@ -219,7 +224,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         )
 
     asyncio.run(run())
-    engine.dispose()
+    sessions.kw["bind"].dispose()
     return 0
 
 
@@ -248,6 +253,55 @@ def cmd_grade_eval(args: argparse.Namespace) -> int:
         print(f"error: {getattr(exc, 'message', exc)}", file=sys.stderr)
         return 2
     print(report.render())
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    """Recompute the tallies of the given periods from the ledger, then the Redis boards
+    (when REDIS_URL is set) from those tallies."""
+    from app.core.clock import local_day
+    from app.gamification import periods
+    from app.gamification.ledger import rebuild_tallies
+    from app.gamification.redis_boards import boards_for_url
+    from app.models import utcnow
+
+    settings = get_settings()
+    today = local_day(utcnow(), settings.tz)
+    keys = []
+    for name in args.period or ["all", "week", "month"]:
+        key = periods.key_for(name, today) if name in periods.PERIOD_NAMES else name
+        try:
+            periods.span(key)
+        except ValueError:
+            print(f"unknown period {name!r}: all, week, month, 2026-W48, 2026-11 or 2026-11-23")
+            return 2
+        keys.append(key)
+    with _sessions(settings)() as session:
+        rows = rebuild_tallies(session, keys)
+        session.commit()
+        print(f"tallies: {rows} rows for {', '.join(keys)}")
+        if settings.redis_url:
+            board_keys = [k for k in keys if len(k) != 10]  # days have no boards
+            written = boards_for_url(settings.redis_url).rebuild(session, board_keys)
+            print(f"redis: {written} scores written")
+    return 0
+
+
+def cmd_leagues(args: argparse.Namespace) -> int:
+    from app.core.clock import local_day
+    from app.gamification import leagues
+    from app.models import utcnow
+
+    settings = get_settings()
+    now = utcnow()
+    with _sessions(settings)() as session:
+        if args.week:
+            closed = leagues.close_week(session, week=args.week, settings=settings, now=now)
+        else:
+            today = local_day(now, settings.tz)
+            closed = leagues.close_ended_weeks(session, today=today, settings=settings, now=now)
+        session.commit()
+    print(f"closed {closed} league cohorts")
     return 0
 
 
@@ -287,6 +341,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--build", action="store_true", help="write the set built from the curriculum to FILE"
     )
     p.set_defaults(func=cmd_grade_eval)
+    p = sub.add_parser("leaderboard", help="rebuild leaderboards from the points ledger")
+    p.add_argument("action", choices=["rebuild"])
+    p.add_argument(
+        "--period",
+        action="append",
+        help="all, week, month or a key (2026-W48, 2026-11, 2026-11-23); repeatable; "
+        "default: all, this week and this month",
+    )
+    p.set_defaults(func=cmd_leaderboard)
+    p = sub.add_parser("leagues", help="close the weekly leagues of weeks that have ended")
+    p.add_argument("action", choices=["close"])
+    p.add_argument("--week", help="close this week now (e.g. 2026-W47)")
+    p.set_defaults(func=cmd_leagues)
     p = sub.add_parser("import", help="import units or learners from CSV/XLSX")
     p.add_argument("kind", choices=["units", "learners"])
     p.add_argument("file")

@@ -80,9 +80,29 @@ class Settings(BaseSettings):
     upload_max_bytes: int = Field(default=6 * 1024 * 1024, ge=100_000)
     image_max_side: int = Field(default=1600, ge=200, le=4000)
 
-    # Points (see docs/learning.md for the reasoning)
+    # Points (docs/gamification.md gives the reasoning behind each value)
     points_quiz_pass: int = Field(default=10, ge=0)
     points_lesson_complete: int = Field(default=50, ge=0)
+    points_challenge_max: int = Field(default=30, ge=0)  # × best passing score / 100
+    points_teach_back_max: int = Field(default=20, ge=0)  # × best passing score / 100
+    points_effort: int = Field(default=2, ge=0)  # a graded, failed attempt: once a lesson a day
+    points_daily_goal: int = Field(default=10, ge=0)
+    points_level_complete: int = Field(default=200, ge=0)
+    points_streak_7: int = Field(default=30, ge=0)
+    points_streak_30: int = Field(default=150, ge=0)
+    points_streak_100: int = Field(default=500, ge=0)
+    points_league_promoted: int = Field(default=20, ge=0)
+    points_mentor_review: int = Field(default=15, ge=0)
+    points_answer_accepted: int = Field(default=10, ge=0)
+    points_teach_back_featured: int = Field(default=30, ge=0)
+    points_daily_cap: int = Field(default=400, ge=50)
+    streak_freeze_every: int = Field(default=7, ge=2, le=60)
+    streak_freeze_max: int = Field(default=2, ge=0, le=10)
+
+    # Weekly leagues
+    league_size: int = Field(default=30, ge=5, le=200)
+    league_promote: int = Field(default=7, ge=1)
+    league_demote: int = Field(default=5, ge=0)
     cookie_secure: bool = False
 
     @model_validator(mode="after")
@@ -106,6 +126,11 @@ class Settings(BaseSettings):
         if self.grading_worker is not None:
             return self.grading_worker
         return "external" if self.redis_url else "inprocess"
+
+    def streak_milestone_points(self, days: int) -> int:
+        return {7: self.points_streak_7, 30: self.points_streak_30}.get(
+            days, self.points_streak_100
+        )
 
     @property
     def tz(self) -> ZoneInfo:

@@ -42,8 +42,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+def make_sessionmaker(engine: Engine, info: dict[str, Any] | None = None) -> sessionmaker[Session]:
+    """`info` travels with every session (e.g. the Redis boards its commits keep in step:
+    see app.gamification.redis_boards.session_info)."""
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True, info=info or {})
 
 
 def get_session(request: Request) -> Iterator[Session]:

@@ -22,6 +22,9 @@ from app.config import ROOT_DIR, Settings, get_settings
 from app.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from app.curriculum import router as curriculum_router
 from app.db import make_engine, make_sessionmaker
+from app.gamification import router as gamification_router
+from app.gamification.redis_boards import session_info
+from app.gamification.service import store_for
 from app.grading.engine import GradingEngine
 from app.learning import pages as learning_pages
 from app.learning import router as learning_router
@@ -82,8 +85,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = make_engine(settings.database_url)
-    app.state.sessionmaker = make_sessionmaker(app.state.engine)
+    app.state.sessionmaker = make_sessionmaker(
+        app.state.engine, session_info(settings.redis_url, settings.tz)
+    )
     app.state.limiter = make_limiter(settings)
+    app.state.boards = store_for(settings)
     app.state.grading = None
 
     for router in (
@@ -92,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin_router.router,
         curriculum_router.router,
         learning_router.router,
+        gamification_router.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(system_router)

@@ -130,6 +130,11 @@ def records(world, submission_id: int) -> list[GradeRecord]:
         )
 
 
+def kinds(events: list[tuple[str, int]]) -> list[str]:
+    """The kinds of a grade's point events: the challenge score, then the lesson, once each."""
+    return [kind for kind, _ in events]
+
+
 def points(world, user_id: int) -> list[tuple[str, int]]:
     with world["sessions"]() as session:
         return [
@@ -175,7 +180,7 @@ def test_a_kicked_submission_is_graded_once_with_its_points(world):
     assert graded.score is not None and graded.passed is True and graded.attempts == 1
     assert [c["id"] for c in graded.result["criteria"]] == ["cau_lenh", "hoi_tiep", "nhan_xet"]
     assert len(records(world, sid)) == 1 and stats.graded == 1
-    assert points(world, user) == [("lesson_complete", 50)]
+    assert kinds(points(world, user)) == ["challenge_score", "lesson_complete"]
 
 
 def test_the_relay_grades_what_was_never_kicked(world):
@@ -217,7 +222,7 @@ def test_a_worker_lost_mid_job_loses_nothing_and_counts_once(world):
         )
         session.commit()
     assert len(records(world, sid)) == 1
-    assert points(world, user) == [("lesson_complete", 50)]
+    assert kinds(points(world, user)) == ["challenge_score", "lesson_complete"]
 
 
 class Flaky(Graders):
@@ -336,7 +341,10 @@ def test_provisional_grades_are_graded_again_when_the_llm_is_back(world):
     graders = [(r.grader, r.provisional) for r in records(world, sid)]
     assert graders[-1] == ("llm", False) and graders[0] == ("rubric", True)
     assert set(graders[:-1]) == {("rubric", True)}  # probes while the LLM was still down
-    assert points(world, user) == [("lesson_complete", 50)]
+    # the re-grade corrects the challenge points to the new score; the lesson pays once
+    events = points(world, user)
+    assert kinds(events) == ["challenge_score", "lesson_complete", "challenge_score"]
+    assert sum(p for k, p in events if k == "challenge_score") == 30
 
 
 def test_llm_cost_is_recorded_and_the_daily_budget_switches_to_rubric(world):
@@ -447,7 +455,7 @@ def test_a_worker_killed_mid_job_grades_it_exactly_once_after_restart(world, cle
     graded = row(world, sid)
     assert graded.attempts == 2 and graded.grader == "llm" and graded.score == 100
     assert len(records(world, sid)) == 1
-    assert points(world, user) == [("lesson_complete", 50)]
+    assert kinds(points(world, user)) == ["challenge_score", "lesson_complete"]
     assert "stopped: 1 graded" in output
 
 

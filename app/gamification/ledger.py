@@ -1,18 +1,73 @@
-"""Award points into the append-only ledger and read totals from it.
+"""Award points into the append-only ledger, and keep the per-period tallies with it.
 
-Every event carries an idempotency key naming what earned it (e.g. `quiz_pass:42:b1-01…`),
-so a retried job, a re-graded submission or a replayed request never counts twice."""
+Every event carries an idempotency key naming what earned it (`quiz_pass:42:b1-01`), so a
+retried job, a re-graded submission or a replayed request never counts twice. A learner's
+awards are serialised on their all-time tally row, which is also where the daily cap is
+checked: positive awards beyond `points_daily_cap` for the day are cut (the event keeps
+what the rule asked for in `requested`). Scores that can change later (a challenge's best
+grade, a teach-back's) are kept in step by `reconcile`, which writes the difference as a
+correcting event. Nothing here commits: the caller's transaction holds the event, the
+tallies, badges and streak together; boards in Redis follow after the commit."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.models import PointEvent, Role, Unit, User
+from app.config import Settings
+from app.gamification import periods
+from app.models import PointEvent, PointTally
+
+# what each kind of event is for (the values are settings: see docs/gamification.md)
+KINDS = {
+    "quiz_pass": "Vượt qua câu hỏi ôn tập",
+    "lesson_complete": "Hoàn thành bài học",
+    "challenge_score": "Điểm thử thách",
+    "teach_back_score": "Điểm giảng lại (Feynman)",
+    "effort": "Điểm cố gắng",
+    "daily_goal": "Đủ 15 phút mỗi ngày",
+    "streak_milestone": "Mốc chuỗi ngày học",
+    "level_complete": "Hoàn thành bậc",
+    "league_promoted": "Thăng hạng giải đấu",
+    "mentor_review": "Chấm bài giúp học viên",
+    "answer_accepted": "Câu trả lời được chấp nhận",
+    "teach_back_featured": "Bài giảng lại được chọn",
+}
+UNCAPPED = frozenset({"league_promoted"})  # earned once a week at most, from other points
+
+
+def _insert(session: Session):  # type: ignore[no-untyped-def]
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def lock_learner(session: Session, user_id: int, day: date) -> int:
+    """Create the learner's tallies for `day` if missing, lock the all-time row (awards
+    for one learner are serialised) and return the points already granted that day."""
+    keys = periods.keys_for_day(day)
+    session.execute(
+        _insert(session)(PointTally)
+        .values([{"period": k, "user_id": user_id, "points": 0} for k in keys])
+        .on_conflict_do_nothing()
+    )
+    session.execute(
+        select(PointTally.points)
+        .where(PointTally.period == periods.ALL, PointTally.user_id == user_id)
+        .with_for_update()
+    )
+    return int(
+        session.scalar(
+            select(PointTally.points).where(
+                PointTally.period == periods.day_key(day), PointTally.user_id == user_id
+            )
+        )
+        or 0
+    )
 
 
 def award(
@@ -23,20 +78,29 @@ def award(
     points: int,
     key: str,
     day: date,
+    settings: Settings,
     lesson_id: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> PointEvent | None:
-    """Add an event unless one with `key` exists; returns the new event or None."""
+    """Add an event unless one with `key` exists; returns the new event or None. Badges
+    that the event earns are awarded in the same transaction."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown point kind {kind!r}")
     if session.scalar(select(PointEvent.id).where(PointEvent.idempotency_key == key)):
         return None
+    today_points = lock_learner(session, user_id, day)
+    granted = points
+    if points > 0 and kind not in UNCAPPED:
+        granted = max(0, min(points, settings.points_daily_cap - today_points))
     event = PointEvent(
         user_id=user_id,
         kind=kind,
-        points=points,
+        points=granted,
+        requested=points,
         idempotency_key=key,
         day=day,
         lesson_id=lesson_id,
-        details=details or {},
+        details={**(details or {}), **({"capped": True} if granted != points else {})},
     )
     try:
         with session.begin_nested():
@@ -44,36 +108,108 @@ def award(
             session.flush()
     except IntegrityError:  # another process awarded the same key a moment ago
         return None
+    if granted:
+        session.execute(
+            update(PointTally)
+            .where(
+                PointTally.user_id == user_id,
+                PointTally.period.in_(periods.keys_for_day(day)),
+            )
+            .values(points=PointTally.points + granted)
+        )
+    session.info.setdefault("boards_touched", set()).add(user_id)
+    # badges and leagues read the ledger; the ledger triggers them
+    from app.gamification import badges, leagues
+
+    if granted > 0:
+        leagues.ensure_member(session, user_id=user_id, day=day, settings=settings)
+    badges.on_event(session, event, settings)
     return event
 
 
-def total_points(session: Session, user_id: int) -> int:
+def reconcile(
+    session: Session,
+    *,
+    user_id: int,
+    kind: str,
+    lesson_id: str,
+    target: int,
+    ref: str,
+    day: date,
+    settings: Settings,
+    details: dict[str, Any] | None = None,
+) -> PointEvent | None:
+    """Bring what `kind` has earned on a lesson to `target` (e.g. the points of the best
+    challenge grade): writes the difference as an event keyed by `ref` (the grading that
+    changed it), so a higher resubmission adds, a lowered re-grade corrects, and the
+    same grading seen twice writes nothing."""
+    earned = session.scalar(
+        select(func.coalesce(func.sum(PointEvent.requested), 0)).where(
+            PointEvent.user_id == user_id,
+            PointEvent.kind == kind,
+            PointEvent.lesson_id == lesson_id,
+        )
+    )
+    delta = target - int(earned or 0)
+    if delta == 0:
+        return None
+    extra = {"target": target, **({"correction": True} if delta < 0 else {})}
+    return award(
+        session,
+        user_id=user_id,
+        kind=kind,
+        points=delta,
+        key=f"{kind}:{user_id}:{lesson_id}:{ref}",
+        day=day,
+        settings=settings,
+        lesson_id=lesson_id,
+        details={**(details or {}), **extra},
+    )
+
+
+def total_points(session: Session, user_id: int, period: str = periods.ALL) -> int:
+    total = session.scalar(
+        select(PointTally.points).where(PointTally.period == period, PointTally.user_id == user_id)
+    )
+    return int(total or 0)
+
+
+def ledger_total(session: Session, user_id: int) -> int:
+    """The sum of the ledger itself (what the tallies must equal)."""
     total = session.scalar(
         select(func.coalesce(func.sum(PointEvent.points), 0)).where(PointEvent.user_id == user_id)
     )
     return int(total or 0)
 
 
-def rank_in_unit(session: Session, user: User) -> tuple[int, int]:
-    """(rank, learners) of `user` by total points among the active learners of their own
-    unit; equal totals share a rank."""
-    totals = (
-        select(User.id.label("user_id"), func.coalesce(func.sum(PointEvent.points), 0).label("p"))
-        .outerjoin(PointEvent, PointEvent.user_id == User.id)
-        .where(User.unit_id == user.unit_id, User.is_active.is_(True))
-        .where(User.role.in_([Role.learner, Role.mentor]) | (User.id == user.id))
-        .group_by(User.id)
-        .subquery()
+def recent_events(session: Session, user_id: int, limit: int = 20) -> list[PointEvent]:
+    return list(
+        session.scalars(
+            select(PointEvent)
+            .where(PointEvent.user_id == user_id)
+            .order_by(PointEvent.id.desc())
+            .limit(limit)
+        )
     )
-    mine = select(totals.c.p).where(totals.c.user_id == user.id).scalar_subquery()
-    above, count = session.execute(
-        select(
-            func.count().filter(totals.c.p > mine),
-            func.count(),
-        ).select_from(totals)
-    ).one()
-    return int(above) + 1, int(count)
 
 
-def unit_name(session: Session, unit_id: int) -> str:
-    return session.scalar(select(Unit.name).where(Unit.id == unit_id)) or ""
+def rebuild_tallies(session: Session, period_keys: list[str]) -> int:
+    """Recompute these periods' tallies from the ledger (the ledger is the truth; a tally
+    is its sum over the period's days). Returns the rows written."""
+    written = 0
+    for key in period_keys:
+        span = periods.span(key)
+        session.execute(delete(PointTally).where(PointTally.period == key))
+        events = select(
+            literal(key).label("period"),
+            PointEvent.user_id,
+            func.sum(PointEvent.points).label("points"),
+        ).group_by(PointEvent.user_id)
+        if key != periods.ALL:
+            events = events.where(PointEvent.day >= span.first, PointEvent.day <= span.last)
+        result = session.execute(
+            insert(PointTally).from_select(["period", "user_id", "points"], events)
+        )
+        written += max(result.rowcount or 0, 0)
+    session.flush()
+    return written

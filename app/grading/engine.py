@@ -28,6 +28,8 @@ from taskiq import AsyncBroker, InMemoryBroker
 from taskiq.api import run_receiver_task
 
 from app.config import Settings
+from app.core.clock import local_day
+from app.gamification.leagues import close_ended_weeks
 from app.grading import service
 from app.grading.batching import Batcher
 from app.grading.pipeline import Graders
@@ -246,6 +248,16 @@ class GradingEngine:
                         self.wake()
             except Exception:
                 log.exception("grading sweep failed; retrying")
+            try:  # weekly leagues close on the first sweep after Sunday ends
+                now = utcnow()
+                await self._db(
+                    close_ended_weeks,
+                    today=local_day(now, self.settings.tz),
+                    settings=self.settings,
+                    now=now,
+                )
+            except Exception:
+                log.exception("closing the weekly leagues failed; retrying")
 
     # -- helpers ------------------------------------------------------------------------
     def _budget_left(self) -> bool:

@@ -385,6 +385,7 @@ def store_many(
             score=verdict.score,
             passed=verdict.passed,
             submission_id=claim_.submission_id,
+            ref=f"s{claim_.submission_id}a{claim_.attempt}",
             settings=settings,
             now=now,
         )

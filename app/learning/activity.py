@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.core.clock import local_day
+from app.gamification import streaks
+from app.gamification.ledger import award
 from app.models import StudyDay
 
 
@@ -49,33 +51,31 @@ def heartbeat(session: Session, *, user_id: int, settings: Settings, now: dateti
     if last is None or now > last:
         day.last_beat_at = now
     if day.goal_met_at is None and day.active_seconds >= settings.daily_goal_minutes * 60:
+        first = not day.counts
         day.goal_met_at = now
+        session.flush()
+        award(
+            session,
+            user_id=user_id,
+            kind="daily_goal",
+            points=settings.points_daily_goal,
+            key=f"daily_goal:{user_id}:{day.day.isoformat()}",
+            day=day.day,
+            settings=settings,
+        )
+        if first:
+            streaks.count_day(session, user_id=user_id, day=day.day, settings=settings)
     session.flush()
     return day
 
 
 def record_completion(session: Session, *, user_id: int, settings: Settings, now: datetime) -> None:
     day = study_day(session, user_id, local_day(now, settings.tz))
+    first = not day.counts
     day.lessons_completed += 1
     session.flush()
-
-
-def streak(session: Session, user_id: int, today: date) -> int:
-    """Consecutive counted days ending today, or ending yesterday while today is still
-    open (a streak is not lost before the day is over)."""
-    days = session.scalars(
-        select(StudyDay)
-        .where(StudyDay.user_id == user_id, StudyDay.day <= today)
-        .order_by(StudyDay.day.desc())
-        .limit(400)
-    ).all()
-    counted = {d.day for d in days if d.counts}
-    cursor = today if today in counted else today - timedelta(days=1)
-    run = 0
-    while cursor in counted:
-        run += 1
-        cursor -= timedelta(days=1)
-    return run
+    if first:
+        streaks.count_day(session, user_id=user_id, day=day.day, settings=settings)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from app.core.markdown import render_markdown
 from app.core.media import media_path
 from app.curriculum.schema import BAND_LABELS
 from app.db import SessionDep, savepoint
+from app.gamification.service import BoardsDep
 from app.grading.kick import grade_after_commit
 from app.learning import path, quiz, service, submissions
 from app.learning.schemas import rubric_of, submission_out
@@ -41,7 +42,13 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, principal: SignedIn, session: SessionDep, settings: SettingsDep):
+def home(
+    request: Request,
+    principal: SignedIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    store: BoardsDep,
+):
     user = principal.user
     unit = session.get(Unit, user.unit_id)
     group = session.get(LearnerGroup, user.group_id) if user.group_id else None
@@ -49,7 +56,7 @@ def home(request: Request, principal: SignedIn, session: SessionDep, settings: S
         request,
         "learning/today.html",
         {
-            "today": service.today_view(session, user=user, settings=settings, now=utcnow()),
+            "today": service.today_view(session, store, user=user, settings=settings, now=utcnow()),
             "unit_chain": ancestors(session, unit) if unit else [],
             "group": group,
             "welcome": request.query_params.get("welcome") == "1",

@@ -6,13 +6,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.core.clock import local_day
-from app.gamification.ledger import award
+from app.gamification import ledger as ledger
+from app.gamification import streaks
 from app.learning import activity
-from app.models import LessonProgress, QuizAttempt, SubmissionKind
+from app.models import (
+    Lesson,
+    LessonProgress,
+    Level,
+    QuizAttempt,
+    Submission,
+    SubmissionKind,
+    SubmissionStatus,
+)
 
 
 def touch(session: Session, *, user_id: int, lesson_id: str, now: datetime) -> LessonProgress:
@@ -39,13 +49,14 @@ def record_quiz(
     row.quiz_best = max(row.quiz_best or 0, attempt.percent or 0)
     if attempt.passed and row.quiz_passed_at is None:
         row.quiz_passed_at = now
-        award(
+        ledger.award(
             session,
             user_id=attempt.user_id,
             kind="quiz_pass",
             points=settings.points_quiz_pass,
             key=f"quiz_pass:{attempt.user_id}:{attempt.lesson_id}",
             day=local_day(now, settings.tz),
+            settings=settings,
             lesson_id=attempt.lesson_id,
             details={"attempt": attempt.id, "percent": attempt.percent},
         )
@@ -63,16 +74,57 @@ def record_grade(
     score: float,
     passed: bool,
     submission_id: int,
+    ref: str,
     settings: Settings,
     now: datetime,
 ) -> LessonProgress:
-    """Called when a submission has been graded (by any grader, or later by a mentor):
-    the best challenge score is kept, and the lesson completes once both parts are done."""
+    """Called when a submission has been graded (by any grader, a re-grade, or later a
+    mentor; `ref` names that grading): the best challenge score is kept, the points follow
+    the best passing grade of the kind (a lowered re-grade writes a correction), a failed
+    attempt earns the effort point once a lesson a day, and the lesson completes once both
+    parts are done."""
     row = touch(session, user_id=user_id, lesson_id=lesson_id, now=now)
-    if kind == SubmissionKind.challenge:
+    day = local_day(now, settings.tz)
+    best = session.scalar(
+        select(func.max(Submission.score)).where(
+            Submission.user_id == user_id,
+            Submission.lesson_id == lesson_id,
+            Submission.kind == kind,
+            Submission.status == SubmissionStatus.graded,
+            Submission.passed.is_(True),
+        )
+    )
+    most = settings.points_challenge_max
+    point_kind = "challenge_score"
+    if kind == SubmissionKind.teach_back:
+        most, point_kind = settings.points_teach_back_max, "teach_back_score"
+    else:
         row.challenge_best = max(row.challenge_best or 0.0, score)
         if passed and row.challenge_passed_at is None:
             row.challenge_passed_at = now
+    ledger.reconcile(
+        session,
+        user_id=user_id,
+        kind=point_kind,
+        lesson_id=lesson_id,
+        target=round(most * float(best) / 100) if best is not None else 0,
+        ref=ref,
+        day=day,
+        settings=settings,
+        details={"submission": submission_id, "score": float(best or 0)},
+    )
+    if not passed and settings.points_effort:
+        ledger.award(
+            session,
+            user_id=user_id,
+            kind="effort",
+            points=settings.points_effort,
+            key=f"effort:{user_id}:{lesson_id}:{day.isoformat()}",
+            day=day,
+            settings=settings,
+            lesson_id=lesson_id,
+            details={"submission": submission_id},
+        )
     _complete_if_earned(session, row=row, settings=settings, now=now, submission_id=submission_id)
     return row
 
@@ -93,14 +145,72 @@ def _complete_if_earned(
         return
     row.completed_at = now
     activity.record_completion(session, user_id=row.user_id, settings=settings, now=now)
-    award(
+    ledger.award(
         session,
         user_id=row.user_id,
         kind="lesson_complete",
         points=settings.points_lesson_complete,
         key=f"lesson_complete:{row.user_id}:{row.lesson_id}",
         day=local_day(now, settings.tz),
+        settings=settings,
         lesson_id=row.lesson_id,
         details={"submission": submission_id} if submission_id is not None else {},
     )
+    _complete_level_if_earned(
+        session, user_id=row.user_id, lesson_id=row.lesson_id, settings=settings, now=now
+    )
     session.flush()
+
+
+def _complete_level_if_earned(
+    session: Session, *, user_id: int, lesson_id: str, settings: Settings, now: datetime
+) -> None:
+    """A level is completed with as many lessons completed as its certificate asks for:
+    its points once, and the learner's level (for the level boards) moves on."""
+    level = session.scalar(
+        select(Level)
+        .join(Lesson, Lesson.level_number == Level.number)
+        .where(Lesson.id == lesson_id)
+    )
+    if level is None:
+        return
+    total = (
+        session.scalar(
+            select(func.count()).where(
+                Lesson.level_number == level.number, Lesson.is_active.is_(True)
+            )
+        )
+        or 0
+    )
+    done = (
+        session.scalar(
+            select(func.count())
+            .select_from(LessonProgress)
+            .join(Lesson, Lesson.id == LessonProgress.lesson_id)
+            .where(
+                LessonProgress.user_id == user_id,
+                LessonProgress.completed_at.is_not(None),
+                Lesson.level_number == level.number,
+                Lesson.is_active.is_(True),
+            )
+        )
+        or 0
+    )
+    needed = min(int(level.certificate.get("lessons_passed", total)), total)
+    if total == 0 or done < needed:
+        return
+    ledger.award(
+        session,
+        user_id=user_id,
+        kind="level_complete",
+        points=settings.points_level_complete,
+        key=f"level_complete:{user_id}:{level.number}",
+        day=local_day(now, settings.tz),
+        settings=settings,
+        details={"level": level.number},
+    )
+    stats = streaks.stats_for(session, user_id)
+    top = session.scalar(select(func.max(Level.number)).where(Level.is_active.is_(True))) or 1
+    if stats.level <= level.number:
+        stats.level = min(level.number + 1, top)
+        session.info.setdefault("boards_touched", set()).add(user_id)

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from app.auth.dependencies import LimiterDep, SettingsDep, SignedIn
 from app.core.errors import Invalid
 from app.db import SessionDep
+from app.gamification.service import BoardsDep
 from app.grading.kick import grade_after_commit
 from app.learning import activity, path, quiz, service, submissions
 from app.learning.schemas import (
@@ -46,10 +47,12 @@ def quiz_result_out(result: quiz.QuizResult) -> QuizResultOut:
 
 
 @router.get("/me/today", response_model=TodayOut)
-def today(principal: SignedIn, session: SessionDep, settings: SettingsDep) -> TodayOut:
+def today(
+    principal: SignedIn, session: SessionDep, settings: SettingsDep, store: BoardsDep
+) -> TodayOut:
     """Today's lesson (the one left half-done, else the next), streak, daily goal, points
     and the learner's place in their unit."""
-    return service.today_view(session, user=principal.user, settings=settings, now=utcnow())
+    return service.today_view(session, store, user=principal.user, settings=settings, now=utcnow())
 
 
 @router.get("/me/progress", response_model=ProgressOut)

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.gamification.schemas import StreakOut
 from app.learning.path import LessonState, Status
 from app.models import LessonVersion, Submission, SubmissionKind, SubmissionStatus
 
@@ -30,7 +31,7 @@ class GoalOut(BaseModel):
 
 
 class RankOut(BaseModel):
-    rank: int
+    rank: int | None = Field(description="All-time rank in the unit; null before any points")
     of: int
     unit: str
 
@@ -39,6 +40,7 @@ class TodayOut(BaseModel):
     date: date
     lesson: LessonCard | None = Field(description="Today's lesson; null when every lesson is done")
     streak: int
+    streak_detail: StreakOut
     goal: GoalOut
     points: int
     rank: RankOut

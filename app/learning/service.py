@@ -8,7 +8,10 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.core.clock import local_day
-from app.gamification.ledger import rank_in_unit, total_points, unit_name
+from app.gamification import streaks
+from app.gamification.boards import BoardStore
+from app.gamification.ledger import total_points
+from app.gamification.service import streak_view, unit_rank
 from app.learning import activity, path
 from app.learning.schemas import (
     DayOut,
@@ -20,10 +23,12 @@ from app.learning.schemas import (
     TodayOut,
     lesson_card,
 )
-from app.models import User
+from app.models import Unit, User
 
 
-def today_view(session: Session, *, user: User, settings: Settings, now: datetime) -> TodayOut:
+def today_view(
+    session: Session, store: BoardStore, *, user: User, settings: Settings, now: datetime
+) -> TodayOut:
     today = local_day(now, settings.tz)
     learner = path.learner_path(session, user.id)
     state = learner.today()
@@ -32,11 +37,14 @@ def today_view(session: Session, *, user: User, settings: Settings, now: datetim
         level = next(lv for lv in learner.levels if lv.level.number == state.lesson.level_number)
         card = lesson_card(state, level.level.title, level.total)
     goal = activity.daily_goal(session, user.id, today, settings)
-    rank, of = rank_in_unit(session, user)
+    unit = session.get(Unit, user.unit_id)
+    rank, of = unit_rank(session, store, user)
+    streak = streak_view(session, user.id, today, settings)
     return TodayOut(
         date=today,
         lesson=card,
-        streak=activity.streak(session, user.id, today),
+        streak=streak.days,
+        streak_detail=streak,
         goal=GoalOut(
             active_minutes=goal.minutes,
             goal_minutes=settings.daily_goal_minutes,
@@ -44,7 +52,7 @@ def today_view(session: Session, *, user: User, settings: Settings, now: datetim
             met=goal.met,
         ),
         points=total_points(session, user.id),
-        rank=RankOut(rank=rank, of=of, unit=unit_name(session, user.unit_id)),
+        rank=RankOut(rank=rank, of=of, unit=unit.name if unit else ""),
     )
 
 
@@ -84,7 +92,7 @@ def progress_view(
             )
         )
     return ProgressOut(
-        streak=activity.streak(session, user.id, today),
+        streak=streaks.view(session, user.id, today, settings).days,
         points=total_points(session, user.id),
         levels=levels,
         days=[

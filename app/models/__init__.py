@@ -4,6 +4,14 @@ from app.models.accounts import ROLE_LABELS, AuthSession, PasswordResetToken, Ro
 from app.models.audit import AuditLog
 from app.models.base import Base, utcnow
 from app.models.curriculum import Lesson, LessonVersion, Level
+from app.models.gamification import (
+    League,
+    LeagueMember,
+    LeagueOutcome,
+    LearnerStats,
+    PointTally,
+    UserBadge,
+)
 from app.models.grading import GradeRecord
 from app.models.imports import ImportJob, ImportKind, ImportStatus
 from app.models.learning import (
@@ -28,7 +36,11 @@ __all__ = [
     "ImportJob",
     "ImportKind",
     "ImportStatus",
+    "League",
+    "LeagueMember",
+    "LeagueOutcome",
     "LearnerGroup",
+    "LearnerStats",
     "Lesson",
     "LessonProgress",
     "LessonVersion",
@@ -36,6 +48,7 @@ __all__ = [
     "LevelUnlock",
     "PasswordResetToken",
     "PointEvent",
+    "PointTally",
     "QuizAttempt",
     "Role",
     "StudyDay",
@@ -45,5 +58,6 @@ __all__ = [
     "Unit",
     "UnitType",
     "User",
+    "UserBadge",
     "utcnow",
 ]

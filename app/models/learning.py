@@ -132,6 +132,7 @@ class StudyDay(TimestampMixin, Base):
     lessons_completed: Mapped[int] = mapped_column(default=0)
     last_beat_at: Mapped[datetime | None] = mapped_column()
     goal_met_at: Mapped[datetime | None] = mapped_column()
+    frozen: Mapped[bool] = mapped_column(default=False)  # missed, kept by a streak freeze
 
     @property
     def counts(self) -> bool:

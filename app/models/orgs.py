@@ -69,6 +69,8 @@ class Unit(IdMixin, TimestampMixin, Base):
     path: Mapped[str] = mapped_column(String(500), default="")
     depth: Mapped[int] = mapped_column(default=0)
     is_active: Mapped[bool] = mapped_column(default=True)
+    # people the unit should reach (for participation over population); None = not set
+    target_population: Mapped[int | None] = mapped_column()
 
     parent: Mapped[Unit | None] = relationship(remote_side="Unit.id", lazy="raise")
 

@@ -16,11 +16,16 @@ class PointEvent(IdMixin, TimestampMixin, Base):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(40))
-    points: Mapped[int] = mapped_column()
+    points: Mapped[int] = mapped_column()  # granted (after the daily cap)
+    requested: Mapped[int] = mapped_column(default=0)  # what the rule asked for
     # one event per key: a retried job or a replayed request never counts twice
     idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
     day: Mapped[date] = mapped_column()
     lesson_id: Mapped[str | None] = mapped_column(String(80))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
-    __table_args__ = (Index("ix_point_events_user_day", "user_id", "day"),)
+    __table_args__ = (
+        Index("ix_point_events_user_day", "user_id", "day"),
+        Index("ix_point_events_user_kind_lesson", "user_id", "kind", "lesson_id"),
+        Index("ix_point_events_day", "day"),
+    )

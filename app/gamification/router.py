@@ -1,0 +1,138 @@
+"""JSON API for points, streaks, badges, leaderboards, leagues and unit emulation."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Response
+
+from app.auth.dependencies import SettingsDep, SignedIn
+from app.core.clock import local_day
+from app.db import SessionDep
+from app.gamification import emulation, service
+from app.gamification.boards import ScopeName
+from app.gamification.periods import PeriodName
+from app.gamification.schemas import (
+    BadgeOut,
+    LeaderboardOut,
+    LeagueOut,
+    MyRankOut,
+    StreakOut,
+    UnitBoardOut,
+)
+from app.gamification.service import BoardsDep
+from app.models import utcnow
+
+router = APIRouter(tags=["gamification"])
+UnitId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+PeriodKey = Annotated[str | None, Query(max_length=8, pattern=r"^\d{4}-(W\d{2}|\d{2})$")]
+
+
+@router.get("/leaderboards", response_model=LeaderboardOut)
+def leaderboards(
+    principal: SignedIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    store: BoardsDep,
+    scope: ScopeName = "all",
+    period: PeriodName = "week",
+    unit_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+) -> LeaderboardOut:
+    """The top 50 of a board and the caller's own rank with two neighbours each side.
+    `scope=unit` is the caller's unit, or with `unit_id` one of the units above it."""
+    return service.leaderboard_view(
+        session,
+        store,
+        principal.user,
+        scope=scope,
+        period=period,
+        today=local_day(utcnow(), settings.tz),
+        unit_id=unit_id,
+    )
+
+
+@router.get("/me/rank", response_model=MyRankOut)
+def my_rank(
+    principal: SignedIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    store: BoardsDep,
+    period: PeriodName = "week",
+) -> MyRankOut:
+    """The caller's rank on every board of a period."""
+    return service.my_rank_view(
+        session, store, principal.user, period=period, today=local_day(utcnow(), settings.tz)
+    )
+
+
+@router.get("/me/badges", response_model=list[BadgeOut])
+def my_badges(principal: SignedIn, session: SessionDep) -> list[BadgeOut]:
+    """Every badge with its rule; `earned_at` is set for those the caller holds."""
+    return service.badges_view(session, principal.user.id)
+
+
+@router.get("/me/streak", response_model=StreakOut)
+def my_streak(principal: SignedIn, session: SessionDep, settings: SettingsDep) -> StreakOut:
+    return service.streak_view(
+        session, principal.user.id, local_day(utcnow(), settings.tz), settings
+    )
+
+
+@router.get("/me/league", response_model=LeagueOut)
+def my_league(principal: SignedIn, session: SessionDep, settings: SettingsDep) -> LeagueOut:
+    """This week's cohort with its promotion and demotion zones, and past results."""
+    return service.league_view(session, principal.user, local_day(utcnow(), settings.tz), settings)
+
+
+@router.get("/units/{unit_id}/board", response_model=UnitBoardOut)
+def unit_board(
+    unit_id: UnitId,
+    principal: SignedIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    period: Literal["week", "month"] = "week",
+    key: PeriodKey = None,
+    metric: emulation.Metric = "participation",
+) -> UnitBoardOut:
+    """The unit's child units compared (thi đua) for this week or month, or a past one
+    given as `key` (2026-W47, 2026-10)."""
+    unit = service.viewable_unit(session, principal, unit_id)
+    period_key = service.period_key_of(period, key, local_day(utcnow(), settings.tz))
+    return service.unit_board_view(
+        session, unit, period_key=period_key, metric=metric, period=period
+    )
+
+
+@router.get("/units/{unit_id}/honour-roll")
+def honour_roll(
+    unit_id: UnitId,
+    principal: SignedIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    store: BoardsDep,
+    period: Literal["week", "month"] = "week",
+    key: PeriodKey = None,
+    format: Literal["json", "csv", "xlsx"] = "json",
+) -> Response:
+    """The period's honour roll (vinh danh): top 10 learners of the unit's subtree and
+    its top 3 child units; as JSON, CSV or XLSX."""
+    unit = service.viewable_unit(session, principal, unit_id)
+    period_key = service.period_key_of(period, key, local_day(utcnow(), settings.tz))
+    roll = emulation.honour_roll(session, store, unit, period=period_key)
+    filename = f"vinh-danh-{unit.code}-{period_key}"
+    if format == "csv":
+        return Response(
+            emulation.export_csv(roll),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
+        )
+    if format == "xlsx":
+        return Response(
+            emulation.export_xlsx(roll),
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": f'attachment; filename="{filename}.xlsx"'},
+        )
+    return Response(
+        content=emulation.roll_json(roll),
+        media_type="application/json",
+    )
