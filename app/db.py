@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.errors import AppError
@@ -46,6 +48,11 @@ def make_sessionmaker(engine: Engine, info: dict[str, Any] | None = None) -> ses
     """`info` travels with every session (e.g. the Redis boards its commits keep in step:
     see app.gamification.redis_boards.session_info)."""
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True, info=info or {})
+
+
+def upsert_insert(session: Session) -> Callable[..., Any]:
+    """The dialect's INSERT, which has ON CONFLICT (PostgreSQL and SQLite alike)."""
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def get_session(request: Request) -> Iterator[Session]:

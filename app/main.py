@@ -22,6 +22,7 @@ from app.config import ROOT_DIR, Settings, get_settings
 from app.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from app.curriculum import router as curriculum_router
 from app.db import make_engine, make_sessionmaker
+from app.gamification import pages as gamification_pages
 from app.gamification import router as gamification_router
 from app.gamification.redis_boards import session_info
 from app.gamification.service import store_for
@@ -102,7 +103,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(system_router)
-    for router in (learning_pages.router, auth_pages.router, admin_pages.router):
+    for router in (
+        learning_pages.router,
+        gamification_pages.router,
+        auth_pages.router,
+        admin_pages.router,
+    ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(ROOT_DIR / "static")), name="static")
     errors.install(app)

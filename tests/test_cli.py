@@ -94,3 +94,46 @@ def test_production_refuses_demo_accounts(cli_database, monkeypatch, capsys):
     assert main(["load-demo"]) == 2
     assert "refusing" in capsys.readouterr().err
     assert _count(cli_database, select(func.count()).select_from(User)) == 0
+
+
+def test_leaderboard_rebuild_and_leagues_close(cli_database, capsys):
+    from datetime import date
+
+    from app.gamification import ledger
+    from app.models import League, PointTally
+
+    url = cli_database
+    assert main(["migrate"]) == 0 and main(["load-demo"]) == 0
+    engine = make_engine(url)
+    settings = get_settings()
+    with Session(engine) as session:
+        learner = session.scalar(select(User).where(User.phone == "+84912345678"))
+        for day, pts in ((date(2026, 11, 16), 40), (date(2026, 11, 18), 25)):
+            ledger.award(
+                session,
+                user_id=learner.id,
+                kind="quiz_pass",
+                points=pts,
+                key=f"cli:{day}",
+                day=day,
+                settings=settings,
+            )
+        session.execute(PointTally.__table__.update().values(points=999))  # damaged
+        session.commit()
+    assert main(["leaderboard", "rebuild", "--period", "all", "--period", "2026-W47"]) == 0
+    assert "tallies: " in capsys.readouterr().out
+    with Session(engine) as session:
+        got = dict(
+            session.execute(
+                select(PointTally.period, PointTally.points).where(
+                    PointTally.period.in_(["all", "2026-W47"])
+                )
+            ).all()
+        )
+        assert got == {"all": 65, "2026-W47": 65}
+    assert main(["leaderboard", "rebuild", "--period", "2026-13"]) == 2
+    assert main(["leagues", "close", "--week", "2026-W47"]) == 0
+    assert "closed 1 league cohorts" in capsys.readouterr().out
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).where(League.closed_at.is_not(None))) == 1
+    engine.dispose()

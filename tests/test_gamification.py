@@ -16,7 +16,7 @@ from sqlalchemy.orm import sessionmaker
 
 from app.config import ROOT_DIR
 from app.core.clock import local_day
-from app.gamification import badges, boards, emulation, leagues, ledger, periods, streaks
+from app.gamification import badges, emulation, leagues, ledger, periods, streaks
 from app.gamification.boards import Board, SqlBoards
 from app.gamification.redis_boards import RedisBoards, pack, unpack
 from app.learning import activity

@@ -17,7 +17,6 @@ from app.models import (
     PointEvent,
     QuizAttempt,
     Role,
-    StudyDay,
     Submission,
     SubmissionStatus,
 )

@@ -31,7 +31,7 @@ def test_home_shows_todays_lesson_goal_streak_points_and_rank(signed_in):
     assert "Bài học hôm nay" in text and "AI là gì và không là gì" in text
     assert f'href="/lessons/{L1}"' in text and "Bắt đầu học" in text
     assert "0/15 phút" in text and "0 ngày" in text and "0 điểm" in text
-    assert "1/1" in text and "Tổ dân phố số 1" in text
+    assert "Chưa có hạng" in text and "Tổ dân phố số 1" in text  # no points yet: no rank
 
 
 def test_level_map_marks_open_and_locked_lessons(signed_in):

@@ -9,15 +9,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.gamification import periods
+from app.db import upsert_insert
 from app.gamification.streaks import week_days_counted
-from app.models import PointEvent, PointTally, UserBadge, utcnow
+from app.models import PointEvent, UserBadge, utcnow
 
-Rule = Callable[[Session, PointEvent], bool]
+# (session, event, the learner's all-time points after the event) -> earned
+Rule = Callable[[Session, PointEvent, int], bool]
 
 
 @dataclass(frozen=True)
@@ -43,23 +43,18 @@ def _count_kind(session: Session, event: PointEvent, kind: str) -> int:
 
 
 def _detail(name: str, value: int) -> Rule:
-    return lambda _s, e: int((e.details or {}).get(name, -1)) == value
+    return lambda _s, e, _t: int((e.details or {}).get(name, -1)) == value
 
 
-def _perfect_week(session: Session, event: PointEvent) -> bool:
+def _perfect_week(session: Session, event: PointEvent, _total: int) -> bool:
     return event.day.weekday() == 6 and week_days_counted(session, event.user_id, event.day) == 7
 
 
-def _points_1000(session: Session, event: PointEvent) -> bool:
-    total = session.scalar(
-        select(PointTally.points).where(
-            PointTally.user_id == event.user_id, PointTally.period == periods.ALL
-        )
-    )
-    return int(total or 0) >= 1000
+def _points_1000(_session: Session, _event: PointEvent, total: int) -> bool:
+    return total >= 1000
 
 
-def _excellent(_session: Session, event: PointEvent) -> bool:
+def _excellent(_session: Session, event: PointEvent, _total: int) -> bool:
     return float((event.details or {}).get("score", 0)) >= 90
 
 
@@ -86,14 +81,14 @@ CATALOGUE: tuple[Badge, ...] = (
         "Bước chân đầu tiên",
         "Hoàn thành bài học đầu tiên.",
         frozenset({"lesson_complete"}),
-        lambda _s, _e: True,
+        lambda _s, _e, _t: True,
     ),
     Badge(
         "lessons_10",
         "Chăm học",
         "Hoàn thành 10 bài học.",
         frozenset({"lesson_complete"}),
-        lambda s, e: _count_kind(s, e, "lesson_complete") >= 10,
+        lambda s, e, _t: _count_kind(s, e, "lesson_complete") >= 10,
     ),
     Badge(
         "streak_7",
@@ -129,7 +124,7 @@ CATALOGUE: tuple[Badge, ...] = (
     Badge(
         "perfect_week",
         "Tuần trọn vẹn",
-        "Cả 7 ngày từ thứ Hai đến Chủ nhật đều học (không dùng ngày đóng băng).",
+        "Cả 7 ngày từ thứ Hai đến Chủ nhật đều học (không tính ngày bảo vệ chuỗi).",
         frozenset({"lesson_complete", "daily_goal"}),
         _perfect_week,
     ),
@@ -145,14 +140,14 @@ CATALOGUE: tuple[Badge, ...] = (
         "Người kể chuyện",
         "Bài giảng lại đầu tiên được chọn giới thiệu cho cộng đồng.",
         frozenset({"teach_back_featured"}),
-        lambda _s, _e: True,
+        lambda _s, _e, _t: True,
     ),
     Badge(
         "first_helped",
         "Người dẫn đường",
         "Lần đầu giúp một học viên khác (chấm bài hoặc trả lời được chấp nhận).",
         frozenset({"mentor_review", "answer_accepted"}),
-        lambda _s, _e: True,
+        lambda _s, _e, _t: True,
     ),
     Badge(
         "points_1000",
@@ -166,7 +161,7 @@ CATALOGUE: tuple[Badge, ...] = (
         "Thăng hạng",
         "Lần đầu được lên hạng trong giải đấu tuần.",
         frozenset({"league_promoted"}),
-        lambda _s, _e: True,
+        lambda _s, _e, _t: True,
     ),
 )
 BY_CODE = {b.code: b for b in CATALOGUE}
@@ -180,31 +175,41 @@ def held(session: Session, user_id: int) -> dict[str, UserBadge]:
 def grant(
     session: Session, user_id: int, code: str, *, event_id: int | None, now: datetime
 ) -> bool:
-    """Give the badge unless held; True when it was given now."""
-    if session.get(UserBadge, (user_id, code)) is not None:
-        return False
-    try:
-        with session.begin_nested():
-            session.add(UserBadge(user_id=user_id, code=code, awarded_at=now, event_id=event_id))
-            session.flush()
-    except IntegrityError:  # given by a parallel transaction
-        return False
-    return True
+    """Give the badge unless held (also by a parallel transaction); True when given now."""
+    given = session.scalar(
+        upsert_insert(session)(UserBadge)
+        .values(
+            user_id=user_id,
+            code=code,
+            awarded_at=now,
+            event_id=event_id,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing()
+        .returning(UserBadge.code)
+    )
+    return given is not None
 
 
-def on_event(session: Session, event: PointEvent, settings: Settings) -> list[str]:
-    """Evaluate the rules this event can satisfy; returns the codes given now."""
+def on_event(session: Session, event: PointEvent, settings: Settings, *, total: int) -> list[str]:
+    """Evaluate the rules this event can satisfy (`total`: the learner's all-time points
+    after it); returns the codes given now. Held badges are read only when a rule passed."""
     if event.points < 0:
         return []
-    mine = None
-    given = []
-    for badge in CATALOGUE:
-        if event.kind not in badge.kinds:
-            continue
-        if mine is None:
-            mine = set(held(session, event.user_id))
-        if badge.code in mine or not badge.rule(session, event):
-            continue
-        if grant(session, event.user_id, badge.code, event_id=event.id, now=utcnow()):
-            given.append(badge.code)
-    return given
+    passed = [b.code for b in CATALOGUE if event.kind in b.kinds and b.rule(session, event, total)]
+    if not passed:
+        return []
+    mine = set(
+        session.scalars(
+            select(UserBadge.code).where(
+                UserBadge.user_id == event.user_id, UserBadge.code.in_(passed)
+            )
+        )
+    )
+    now = utcnow()
+    return [
+        code
+        for code in passed
+        if code not in mine and grant(session, event.user_id, code, event_id=event.id, now=now)
+    ]

@@ -61,6 +61,12 @@ class BoardStore(Protocol):
     def size(self, session: Session, board: Board) -> int: ...
 
 
+def mark_moved(session: Session, *user_ids: int) -> None:
+    """These learners' points or seats (unit, group, level, active) changed in this
+    transaction: Redis boards re-read them after the commit (app.gamification.redis_boards)."""
+    session.info.setdefault("boards_touched", set()).update(user_ids)
+
+
 def level_of(session: Session, user_id: int) -> int:
     return session.scalar(select(LearnerStats.level).where(LearnerStats.user_id == user_id)) or 1
 

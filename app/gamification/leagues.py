@@ -71,7 +71,9 @@ def ensure_member(
         )
         .order_by(League.id)
         .limit(1)
-        .with_for_update()
+        # a cohort another transaction is filling is skipped, not waited for: joins at
+        # the start of a week never queue behind each other (at worst a cohort more)
+        .with_for_update(skip_locked=True)
     )
     if league is None:
         league = League(week=week, tier=tier, band=band, size=0)

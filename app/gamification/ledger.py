@@ -11,18 +11,18 @@ tallies, badges and streak together; boards in Redis follow after the commit."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.db import upsert_insert
 from app.gamification import periods
-from app.models import PointEvent, PointTally
+from app.gamification.boards import mark_moved
+from app.models import PointEvent, PointTally, utcnow
 
 # what each kind of event is for (the values are settings: see docs/gamification.md)
 KINDS = {
@@ -42,32 +42,34 @@ KINDS = {
 UNCAPPED = frozenset({"league_promoted"})  # earned once a week at most, from other points
 
 
-def _insert(session: Session):  # type: ignore[no-untyped-def]
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+@dataclass(frozen=True)
+class Standing:
+    """A learner's tallies read under the lock, before an award."""
+
+    total: int
+    week: int
+    day: int
 
 
-def lock_learner(session: Session, user_id: int, day: date) -> int:
-    """Create the learner's tallies for `day` if missing, lock the all-time row (awards
-    for one learner are serialised) and return the points already granted that day."""
-    keys = periods.keys_for_day(day)
-    session.execute(
-        _insert(session)(PointTally)
-        .values([{"period": k, "user_id": user_id, "points": 0} for k in keys])
-        .on_conflict_do_nothing()
-    )
-    session.execute(
-        select(PointTally.points)
-        .where(PointTally.period == periods.ALL, PointTally.user_id == user_id)
+def lock_learner(session: Session, user_id: int, day: date) -> Standing:
+    """Lock the learner's all-time tally row (awards for one learner are serialised: the
+    daily cap is checked under this lock) and read the tallies an award needs. The row is
+    created on the learner's first award."""
+    all_key, week, _, day_key = periods.keys_for_day(day)
+    query = (
+        select(PointTally.period, PointTally.points)
+        .where(PointTally.user_id == user_id, PointTally.period.in_([all_key, week, day_key]))
         .with_for_update()
     )
-    return int(
-        session.scalar(
-            select(PointTally.points).where(
-                PointTally.period == periods.day_key(day), PointTally.user_id == user_id
-            )
+    found = {period: pts for period, pts in session.execute(query)}
+    if all_key not in found:
+        session.execute(
+            upsert_insert(session)(PointTally)
+            .values(period=all_key, user_id=user_id, points=0)
+            .on_conflict_do_nothing()
         )
-        or 0
-    )
+        found = {period: pts for period, pts in session.execute(query)}
+    return Standing(found.get(all_key, 0), found.get(week, 0), found.get(day_key, 0))
 
 
 def award(
@@ -83,47 +85,58 @@ def award(
     details: dict[str, Any] | None = None,
 ) -> PointEvent | None:
     """Add an event unless one with `key` exists; returns the new event or None. Badges
-    that the event earns are awarded in the same transaction."""
+    the event earns and the learner's place in this week's league follow in the same
+    transaction. Four statements in the common case: the key check, the lock, the event,
+    the tallies."""
     if kind not in KINDS:
         raise ValueError(f"unknown point kind {kind!r}")
     if session.scalar(select(PointEvent.id).where(PointEvent.idempotency_key == key)):
         return None
-    today_points = lock_learner(session, user_id, day)
+    before = lock_learner(session, user_id, day)
     granted = points
     if points > 0 and kind not in UNCAPPED:
-        granted = max(0, min(points, settings.points_daily_cap - today_points))
-    event = PointEvent(
-        user_id=user_id,
-        kind=kind,
-        points=granted,
-        requested=points,
-        idempotency_key=key,
-        day=day,
-        lesson_id=lesson_id,
-        details={**(details or {}), **({"capped": True} if granted != points else {})},
+        granted = max(0, min(points, settings.points_daily_cap - before.day))
+    values = {
+        "user_id": user_id,
+        "kind": kind,
+        "points": granted,
+        "requested": points,
+        "idempotency_key": key,
+        "day": day,
+        "lesson_id": lesson_id,
+        "details": {**(details or {}), **({"capped": True} if granted != points else {})},
+        "created_at": utcnow(),
+        "updated_at": utcnow(),
+    }
+    event_id = session.scalar(
+        upsert_insert(session)(PointEvent)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(PointEvent.id)
     )
-    try:
-        with session.begin_nested():
-            session.add(event)
-            session.flush()
-    except IntegrityError:  # another process awarded the same key a moment ago
+    if event_id is None:  # another process awarded the same key a moment ago
         return None
     if granted:
-        session.execute(
-            update(PointTally)
-            .where(
-                PointTally.user_id == user_id,
-                PointTally.period.in_(periods.keys_for_day(day)),
-            )
-            .values(points=PointTally.points + granted)
+        stmt = upsert_insert(session)(PointTally).values(
+            [
+                {"period": k, "user_id": user_id, "points": granted}
+                for k in periods.keys_for_day(day)
+            ]
         )
-    session.info.setdefault("boards_touched", set()).add(user_id)
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["period", "user_id"],
+                set_={"points": PointTally.points + stmt.excluded.points},
+            )
+        )
+    mark_moved(session, user_id)
+    event = PointEvent(id=event_id, **values)  # as stored (not added to the session)
     # badges and leagues read the ledger; the ledger triggers them
     from app.gamification import badges, leagues
 
-    if granted > 0:
+    if granted > 0 and before.week <= 0:  # the week's first points: join its league
         leagues.ensure_member(session, user_id=user_id, day=day, settings=settings)
-    badges.on_event(session, event, settings)
+    badges.on_event(session, event, settings, total=before.total + granted)
     return event
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -18,6 +18,8 @@ from app.core.clock import local_day
 from app.core.errors import AppError
 from app.db import SessionDep
 from app.gamification import boards, emulation, periods, service
+from app.gamification.boards import ScopeName
+from app.gamification.emulation import Metric
 from app.gamification.leagues import TIERS
 from app.gamification.service import BoardsDep
 from app.models import Unit, utcnow
@@ -110,28 +112,28 @@ def leaderboard(
         session,
         store,
         user,
-        scope=chosen_scope,  # type: ignore[arg-type]
-        period=chosen_period,  # type: ignore[arg-type]
+        scope=cast(ScopeName, chosen_scope),
+        period=cast(periods.PeriodName, chosen_period),
         today=_today(settings),
         unit_id=target,
     )
     own = session.get(Unit, user.unit_id)
     chain = list(reversed(ancestors(session, own))) if own else []  # own unit first
     parent = chain[1] if len(chain) > 1 else own
-    shown_ids = {r.position for r in view.top}
+    shown_positions = {r.position for r in view.top}
     return render(
         request,
         "gamification/leaderboard.html",
         {
             "board": view,
             "scopes": [(s, boards.SCOPE_LABELS[s]) for s in scopes],
-            "periods": [(p, periods.PERIOD_LABELS[p]) for p in periods.PERIOD_NAMES],
+            "periods": [(p, periods.PERIOD_LABELS[p]) for p in ("week", "month", "all")],
             "unit_chain": chain,
             "unit_selected": target or (own.id if own else None),
             "period_label": periods.span(view.period_key).label,
             "period_text": PERIOD_TEXT[chosen_period],
             "on_boards": user.role in boards.BOARD_ROLES,
-            "me_outside_top": view.me is not None and view.me.position not in shown_ids,
+            "me_outside_top": view.me is not None and view.me.position not in shown_positions,
             "board_unit": parent,
             "section": "leaderboard",
         },
@@ -160,10 +162,8 @@ def league(
                 ("", "Vùng giữ hạng", groups[""]),
                 ("down", "Vùng xuống hạng", groups["down"]),
             ],
-            "top_tier": view.tier == len(TIERS) - 1,
-            "bottom_tier": view.tier == 0,
             "next_tier": f"Hạng {TIERS[view.tier + 1]}" if view.tier < len(TIERS) - 1 else None,
-            "tiers": [f"Hạng {t}" for t in TIERS],
+            "tiers": TIERS,
             "outcomes": OUTCOME_LABELS,
             "week_labels": {h.week: periods.span(h.week).label for h in view.history},
             "league_size": settings.league_size,
@@ -181,7 +181,9 @@ def league(
 @router.get("/badges", response_class=HTMLResponse)
 def badges_page(request: Request, principal: SignedIn, session: SessionDep) -> Response:
     all_badges = service.badges_view(session, principal.user.id)
-    earned = sorted((b for b in all_badges if b.earned_at), key=lambda b: b.earned_at)  # type: ignore[arg-type,return-value]
+    earned = sorted(  # the newest first
+        (b for b in all_badges if b.earned_at), key=lambda b: str(b.earned_at), reverse=True
+    )
     locked = [b for b in all_badges if not b.earned_at]
     return render(
         request,
@@ -265,7 +267,7 @@ def unit_board(
         session,
         unit,
         period_key=period_key,
-        metric=chosen_metric,  # type: ignore[arg-type]
+        metric=cast(Metric, chosen_metric),
         period=chosen_period,
     )
     rows = [
@@ -289,7 +291,7 @@ def unit_board(
         for u in view.units
     ]
     roll = emulation.honour_roll(session, store, unit, period=period_key)
-    current_key = periods.key_for(chosen_period, today)  # type: ignore[arg-type]
+    current_key = periods.key_for(cast(periods.PeriodName, chosen_period), today)
     above = [u for u in ancestors(session, unit)[:-1] if _can_view(session, principal, u.id)]
     return render(
         request,

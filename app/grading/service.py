@@ -20,13 +20,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, func, insert, or_, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.core.clock import day_start, local_day
 from app.core.media import media_path
+from app.db import upsert_insert
 from app.grading.pipeline import Verdict, finish
 from app.grading.similarity import grams, hamming, simhash
 from app.grading.types import CriterionGrade, GradeOutcome, GradingTask
@@ -356,9 +355,7 @@ def store_many(
     held_rows = session.scalars(select(LessonProgress).where(key.in_(pairs))).all()
     missing = pairs - {(row.user_id, row.lesson_id) for row in held_rows}
     if missing:
-        dialect_insert = (
-            pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        )
+        dialect_insert = upsert_insert(session)
         session.execute(
             dialect_insert(LessonProgress)
             .values(

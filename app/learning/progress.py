@@ -13,6 +13,7 @@ from app.config import Settings
 from app.core.clock import local_day
 from app.gamification import ledger as ledger
 from app.gamification import streaks
+from app.gamification.boards import mark_moved
 from app.learning import activity
 from app.models import (
     Lesson,
@@ -213,4 +214,4 @@ def _complete_level_if_earned(
     top = session.scalar(select(func.max(Level.number)).where(Level.is_active.is_(True))) or 1
     if stats.level <= level.number:
         stats.level = min(level.number + 1, top)
-        session.info.setdefault("boards_touched", set()).add(user_id)
+        mark_moved(session, user_id)

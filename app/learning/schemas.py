@@ -74,6 +74,7 @@ class DayOut(BaseModel):
     active_minutes: int
     lessons_completed: int
     counted: bool
+    frozen: bool = False  # missed, kept by a streak freeze
 
 
 class ProgressOut(BaseModel):

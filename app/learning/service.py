@@ -101,6 +101,7 @@ def progress_view(
                 active_minutes=d.active_seconds // 60,
                 lessons_completed=d.lessons_completed,
                 counted=d.counts,
+                frozen=d.frozen,
             )
             for d in activity.history(session, user.id, today=today, days=days)
         ],
