@@ -410,7 +410,11 @@ def test_a_commit_syncs_redis(db, tree, settings, redis_store):
     db.flush()
     today = local_day(utcnow(), settings.tz)
     with factory() as session:
+        # the week's first points: the league join and the badge run in SAVEPOINTs, whose
+        # release must not sync (nor forget) the learner before the real commit
         give(session, settings, session.get(type(user), user.id), 42, day=today)
+        assert user.id in session.info["boards_touched"]
+        assert redis_store.entry(db, Board(periods.ALL, "all"), user.id) is None
         session.commit()
     board = Board(periods.week_key(today), "unit", tree.ward.id, tree.ward.path)
     entry = redis_store.entry(db, board, user.id)

@@ -250,6 +250,11 @@ def boards_for_url(url: str) -> RedisBoards:
 
 
 def _after_commit(session: Session) -> None:
+    # the hook also fires when a SAVEPOINT is released (the ledger, badges and leagues use
+    # them): only the real commit syncs, or the learners would be synced too early (with
+    # the old tallies, read from another connection) and forgotten before the commit
+    if session.in_nested_transaction():
+        return
     touched: set[int] | None = session.info.pop("boards_touched", None)
     store: RedisBoards | None = session.info.get("boards")
     if not touched or store is None:
@@ -264,7 +269,8 @@ def _after_commit(session: Session) -> None:
 
 
 def _after_rollback(session: Session) -> None:
-    session.info.pop("boards_touched", None)
+    if not session.in_nested_transaction():  # a SAVEPOINT rolled back keeps the rest
+        session.info.pop("boards_touched", None)
 
 
 event.listen(Session, "after_commit", _after_commit)
