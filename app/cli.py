@@ -282,7 +282,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         print(f"tallies: {rows} rows for {', '.join(keys)}")
         if settings.redis_url:
             board_keys = [k for k in keys if len(k) != 10]  # days have no boards
-            written = boards_for_url(settings.redis_url).rebuild(session, board_keys)
+            written = boards_for_url(settings.redis_url).rebuild(session, board_keys, today=today)
             print(f"redis: {written} scores written")
     return 0
 

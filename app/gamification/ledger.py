@@ -221,7 +221,8 @@ def rebuild_tallies(session: Session, period_keys: list[str]) -> int:
         if key != periods.ALL:
             events = events.where(PointEvent.day >= span.first, PointEvent.day <= span.last)
         result = session.execute(
-            insert(PointTally).from_select(["period", "user_id", "points"], events)
+            insert(PointTally).from_select(["period", "user_id", "points"], events),
+            execution_options={"preserve_rowcount": True},
         )
         written += max(result.rowcount or 0, 0)
     session.flush()

@@ -34,6 +34,7 @@ from app.models import LearnerStats, PointEvent, PointTally, Unit, User
 log = logging.getLogger(__name__)
 SHIFT = 2**30
 KEEP_DAYS = 40  # a week's or month's boards stay this long after the period ends
+RESYNC_MARGIN = 10_000  # event ids before a rebuild's start that are re-synced after it
 
 
 def pack(points: int, user_id: int) -> int:
@@ -182,11 +183,16 @@ class RedisBoards:
                 pipe.hdel(self.seats_key, str(uid))
         pipe.execute()
 
-    def rebuild(self, session: Session, period_keys: list[str], *, batch: int = 20_000) -> int:
+    def rebuild(
+        self, session: Session, period_keys: list[str], *, today: date, batch: int = 20_000
+    ) -> int:
         """Recompute the boards of these periods from the tallies into fresh keys, swap
         them in, drop boards left empty, and re-sync whoever earned points meanwhile.
         Returns the number of (learner, period) scores written."""
-        started = datetime.now(UTC)
+        # awards committed while this runs are re-synced at the end: those above the newest
+        # event id seen now, less a margin for transactions that held a smaller id and had
+        # not committed yet (ids are handed out before commit)
+        last_id = (session.scalar(select(func.max(PointEvent.id))) or 0) - RESYNC_MARGIN
         token = secrets.token_hex(4)
         tmp = f"{self.prefix}tmp:{token}:"
         written = 0
@@ -237,10 +243,10 @@ class RedisBoards:
             if stale:
                 self.r.delete(*stale)
         moved = session.scalars(
-            select(PointEvent.user_id).where(PointEvent.created_at >= started).distinct()
+            select(PointEvent.user_id).where(PointEvent.id > last_id).distinct()
         ).all()
         if moved:
-            self.sync(session, moved, datetime.now(UTC).date())
+            self.sync(session, moved, today)
         return written
 
 
