@@ -129,13 +129,17 @@ class RedisBoards:
     def around(self, session: Session, board: Board, entry: Entry, k: int) -> list[Entry]:
         key = self.board_key(board)
         start = max(0, entry.position - 1 - k)
-        rows = self.r.zrevrange(key, start, entry.position - 1 + k, withscores=True)
-        out = []
-        for i, (_member, score) in enumerate(rows):
-            pts, uid = unpack(score)
-            rank = entry.rank if pts == entry.points else self._rank(key, pts)
-            out.append(Entry(uid, pts, start + i + 1, rank))
-        return out
+        rows = [
+            unpack(score)
+            for _m, score in self.r.zrevrange(key, start, entry.position - 1 + k, withscores=True)
+        ]
+        others = sorted({pts for pts, _uid in rows if pts != entry.points})
+        pipe = self.r.pipeline(transaction=False)  # the neighbours' ranks in one round trip
+        for pts in others:
+            pipe.zcount(key, pack(pts + 1, SHIFT - 1), "+inf")
+        ranks = {pts: int(n) + 1 for pts, n in zip(others, pipe.execute(), strict=True)}
+        ranks[entry.points] = entry.rank
+        return [Entry(uid, pts, start + i + 1, ranks[pts]) for i, (pts, uid) in enumerate(rows)]
 
     def size(self, session: Session, board: Board) -> int:
         return int(self.r.zcard(self.board_key(board)))
