@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -250,3 +251,17 @@ def export_xlsx(roll: HonourRoll) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+ExportFormat = Literal["csv", "xlsx"]
+MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def download(roll: HonourRoll, fmt: ExportFormat) -> tuple[bytes, str, str]:
+    """The honour roll as a file: (content, media type, a safe file name)."""
+    code = re.sub(r"[^A-Za-z0-9_-]+", "-", roll.unit.code).strip("-") or str(roll.unit.id)
+    content = export_csv(roll) if fmt == "csv" else export_xlsx(roll)
+    return content, MEDIA_TYPES[fmt], f"vinh-danh-{code}-{roll.period}.{fmt}"

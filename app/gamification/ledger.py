@@ -195,17 +195,6 @@ def ledger_total(session: Session, user_id: int) -> int:
     return int(total or 0)
 
 
-def recent_events(session: Session, user_id: int, limit: int = 20) -> list[PointEvent]:
-    return list(
-        session.scalars(
-            select(PointEvent)
-            .where(PointEvent.user_id == user_id)
-            .order_by(PointEvent.id.desc())
-            .limit(limit)
-        )
-    )
-
-
 def rebuild_tallies(session: Session, period_keys: list[str]) -> int:
     """Recompute these periods' tallies from the ledger (the ledger is the truth; a tally
     is its sum over the period's days). Returns the rows written."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, cast
 
 from fastapi import APIRouter, Path, Query, Request
@@ -235,10 +235,8 @@ def _board_period(period: str, key: str, today: date) -> tuple[str, str]:
 
 
 def _next_key(period_key: str, today: date) -> str | None:
-    following = periods.span(period_key).last + timedelta(days=1)
-    if following > today:
-        return None
-    return periods.week_key(following) if "W" in period_key else periods.month_key(following)
+    nxt = periods.following(period_key)
+    return None if periods.span(nxt).first > today else nxt
 
 
 @router.get("/units/{unit_id}/board", response_class=HTMLResponse)
@@ -323,18 +321,12 @@ def _roll_download(
     unit_id: int,
     period: str,
     key: str,
-    fmt: str,
+    fmt: emulation.ExportFormat,
 ) -> Response:
     unit = service.viewable_unit(session, principal, unit_id)
     _, period_key = _board_period(period, key, _today(settings))
     roll = emulation.honour_roll(session, store, unit, period=period_key)
-    code = re.sub(r"[^A-Za-z0-9_-]+", "-", unit.code).strip("-") or str(unit.id)
-    filename = f"vinh-danh-{code}-{period_key}.{fmt}"
-    if fmt == "csv":
-        content, media = emulation.export_csv(roll), "text/csv; charset=utf-8"
-    else:
-        content = emulation.export_xlsx(roll)
-        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    content, media, filename = emulation.download(roll, fmt)
     return Response(
         content,
         media_type=media,

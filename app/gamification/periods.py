@@ -78,3 +78,9 @@ def previous(key: str) -> str:
     s = span(key)
     before = s.first - timedelta(days=1)
     return week_key(before) if "W" in key else month_key(before)
+
+
+def following(key: str) -> str:
+    s = span(key)
+    after = s.last + timedelta(days=1)
+    return week_key(after) if "W" in key else month_key(after)

@@ -119,20 +119,11 @@ def honour_roll(
     unit = service.viewable_unit(session, principal, unit_id)
     period_key = service.period_key_of(period, key, local_day(utcnow(), settings.tz))
     roll = emulation.honour_roll(session, store, unit, period=period_key)
-    filename = f"vinh-danh-{unit.code}-{period_key}"
-    if format == "csv":
-        return Response(
-            emulation.export_csv(roll),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
-        )
-    if format == "xlsx":
-        return Response(
-            emulation.export_xlsx(roll),
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"Content-Disposition": f'attachment; filename="{filename}.xlsx"'},
-        )
+    if format == "json":
+        return Response(content=emulation.roll_json(roll), media_type="application/json")
+    content, media, filename = emulation.download(roll, format)
     return Response(
-        content=emulation.roll_json(roll),
-        media_type="application/json",
+        content,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -4,7 +4,7 @@ Asia/Ho_Chi_Minh days), protected by freezes.
 A freeze is earned at every 7th day of a streak (at most `streak_freeze_max` held) and is
 used by itself on a missed day: the day shows as frozen and the streak goes on (without
 growing). With no freeze left, a missed day ends the streak. Missed days are settled when
-the learner's next day counts (or by `bdhai streaks settle`); what pages show is the same
+the learner's next day counts; what pages show is the same
 settlement worked out on the fly, so it never depends on when that ran."""
 
 from __future__ import annotations
@@ -131,12 +131,6 @@ def _persist(session: Session, row: LearnerStats, state: StreakState) -> None:
         from app.learning.activity import study_day  # the day rows live with activity
 
         study_day(session, row.user_id, day).frozen = True
-
-
-def settle_stored(session: Session, user_id: int, today: date) -> LearnerStats:
-    row = stats_for(session, user_id)
-    _persist(session, row, settle(StreakState.of(row), today))
-    return row
 
 
 def count_day(session: Session, *, user_id: int, day: date, settings: Settings) -> int | None:
