@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     league_size: int = Field(default=30, ge=5, le=200)
     league_promote: int = Field(default=7, ge=1)
     league_demote: int = Field(default=5, ge=0)
+    # SQL boards (no REDIS_URL): ranks deeper than this are read from a board's points
+    # histogram, recounted at most once a minute, and shown as approximate
+    leaderboard_exact_ranks: int = Field(default=10_000, ge=100)
     cookie_secure: bool = False
 
     @model_validator(mode="after")

@@ -26,7 +26,13 @@ def localtime(moment: datetime | None, tz: tzinfo, fmt: str = "%H:%M %d/%m/%Y") 
     return moment.astimezone(tz).strftime(fmt) if moment else ""
 
 
+def number(value: int) -> str:
+    """An integer the Vietnamese way: 1.234.567."""
+    return f"{value:,}".replace(",", ".")
+
+
 templates.env.filters["localtime"] = localtime
+templates.env.filters["number"] = number
 
 
 def render(

@@ -6,15 +6,13 @@ Targets: Redis p99 under 5 ms for top-50 and for "my rank" (entry + 2 neighbours
 side); PostgreSQL p99 under 50 ms for both; one point award under 5 ms p99.
 
 Run: .venv/bin/python bench/leaderboard.py [--learners N] [--events N] [--samples N]
-     [--writes N] [--case-seconds S] [--keep] [--reuse] [--skip-reads] [--fix-sync]
+     [--writes N] [--case-seconds S] [--keep] [--reuse] [--skip-reads]
      [--pg-url URL] [--redis-url URL]
 (default: 1,000,000 learners, 20,000,000 ledger events, 2,000 reads per case, 1,000
 graded challenges; a scratch PostgreSQL database `bdhai_bench_lb` created through the
 `test` database and dropped at the end unless --keep; Redis database 13 with the key
 prefix `bench:lb:`, flushed at the start and, unless --keep, at the end). --reuse measures
 the database a --keep run left, without loading it again; --skip-reads only writes.
---fix-sync applies, in this process only, the proposed fix of the Redis sync that runs
-when a SAVEPOINT is released (see guard_savepoints).
 
 The data is bulk-loaded with COPY (secondary indexes and constraints are dropped around
 the load and recreated), tallies are rebuilt with `ledger.rebuild_tallies`, Redis boards
@@ -75,7 +73,7 @@ DAYS = 120  # the ledger covers the last 120 days, today included
 COMMUNES = 100
 MAX_EVENTS_A_DAY = 12  # a learner's events on one day at most (about 300 points, under the cap)
 TARGET_MS = {"redis": 5.0, "postgresql": 50.0, "write": 5.0}
-SCOPES = ("all", "commune", "hamlet", "group", "level")
+SCOPES = ("all", "province", "commune", "hamlet", "group", "level")
 OPS = ("top", "my rank", "size")
 DUMMY_HASH = "$argon2id$v=19$m=19456,t=2,p=1$YmVuY2hiZW5jaA$YmVuY2ggYWNjb3VudCwgbm8gc2lnbi1pbg"
 
@@ -573,6 +571,8 @@ class Learner:
         "hamlet_path",
         "id",
         "level",
+        "province_id",
+        "province_path",
     )
 
     def __init__(self, row: Any) -> None:
@@ -584,11 +584,15 @@ class Learner:
             self.commune_path,
             self.group_id,
             self.level,
+            self.province_id,
+            self.province_path,
         ) = row
 
     def board(self, period: str, scope: str) -> Board:
         if scope == "all":
             return Board(period, "all")
+        if scope == "province":  # the whole tree, through the unit index
+            return Board(period, "unit", self.province_id, self.province_path)
         if scope == "commune":
             return Board(period, "unit", self.commune_id, self.commune_path)
         if scope == "hamlet":
@@ -604,9 +608,11 @@ def sample_learners(engine: Engine, period: str, n: int, seed: int) -> list[Lear
         session.execute(text("SELECT setseed(:s)"), {"s": (seed % 1000) / 1000})
         rows = session.execute(
             text(
-                "SELECT u.id, h.id, h.path, c.id, c.path, u.group_id, coalesce(ls.level, 1) "
+                "SELECT u.id, h.id, h.path, c.id, c.path, u.group_id, coalesce(ls.level, 1), "
+                "p.id, p.path "
                 "FROM point_tallies t JOIN users u ON u.id = t.user_id "
                 "JOIN units h ON h.id = u.unit_id JOIN units c ON c.id = h.parent_id "
+                "JOIN units p ON p.id = c.parent_id "
                 "LEFT JOIN learner_stats ls ON ls.user_id = u.id "
                 "WHERE t.period = :p AND t.points > 0 AND u.is_active "
                 "AND u.role IN ('learner', 'mentor') ORDER BY random() LIMIT :n"
@@ -670,6 +676,28 @@ def measure_reads(
     return out
 
 
+def measure_histograms(engine: Engine, samples: dict[str, tuple[str, list[Learner]]]) -> str:
+    """What recounting a big board's points histogram costs (SqlBoards does it at most once
+    a minute per board, for ranks deeper than its exact depth): the biggest boards."""
+    parts = []
+    with Session(engine) as session:
+        for period_name, (period, learners) in samples.items():
+            for scope in ("all", "level"):
+                store = SqlBoards(histogram_seconds=0)
+                board = learners[0].board(period, scope)
+                t0 = time.perf_counter_ns()
+                keys, above = store._histogram(session, board)
+                took = ms(time.perf_counter_ns() - t0)
+                parts.append(
+                    f"{period_name}/{scope} ({above[-1]:,} learners, {len(keys):,} point values)"
+                    f" {took:.0f} ms"
+                )
+                session.rollback()
+    line = "Histogram recount (SqlBoards, once a minute per big board): " + "; ".join(parts)
+    print("  " + line)
+    return line
+
+
 def compare(
     engine: Engine,
     redis_store: RedisBoards,
@@ -701,27 +729,6 @@ def compare(
 
 
 # ---- writes ---------------------------------------------------------------------------------
-def guard_savepoints() -> None:
-    """The proposed fix of redis_boards' commit hooks, applied in this process only:
-    Session's after_commit/after_rollback also fire when a SAVEPOINT is released or rolled
-    back (ledger.award, badges.grant, leagues.ensure_member use them), so the app's hooks
-    sync Redis in the middle of the transaction (reading the old tallies from another
-    connection) and forget the learners before the real commit. Skip nested ones."""
-
-    def after_commit(session: Session) -> None:
-        if not session.in_nested_transaction():
-            redis_boards._after_commit(session)
-
-    def after_rollback(session: Session) -> None:
-        if not session.in_nested_transaction():
-            redis_boards._after_rollback(session)
-
-    event.remove(Session, "after_commit", redis_boards._after_commit)
-    event.remove(Session, "after_rollback", redis_boards._after_rollback)
-    event.listen(Session, "after_commit", after_commit)
-    event.listen(Session, "after_rollback", after_rollback)
-
-
 def measure_writes(
     engine: Engine,
     url: str,
@@ -763,6 +770,12 @@ def measure_writes(
         marks["db"] = time.perf_counter_ns()
 
     event.listen(Session, "after_commit", committed, insert=True)
+    statements = [0]
+
+    def count(*_args: Any) -> None:
+        statements[0] += 1
+
+    event.listen(engine, "before_cursor_execute", count)
     out: dict[str, list[int]] = defaultdict(list)
     client, reader = redis_store.r, Session(engine)
     late: list[int] = []  # learners whose quiz points were their first of the week
@@ -794,6 +807,8 @@ def measure_writes(
                 if found is None or redis_boards.unpack(found)[0] != sql_points:
                     stale.append(uid)
             with factory() as session:
+                session.connection()  # BEGIN, outside the timings (the app's request has one)
+                statements[0] = 0
                 t0 = clock()
                 ledger.reconcile(
                     session,
@@ -807,6 +822,7 @@ def measure_writes(
                     details={"score": score},
                 )
                 t1 = clock()
+                n_reconcile = statements[0]
                 ledger.award(
                     session,
                     user_id=uid,
@@ -819,10 +835,13 @@ def measure_writes(
                 )
                 session.flush()
                 t2 = clock()
+                n_award = statements[0] - n_reconcile
                 session.commit()
                 t3 = clock()
             if i < 10:
                 continue
+            out["statements: reconcile"].append(n_reconcile)
+            out["statements: award"].append(n_award)
             out["reconcile (challenge_score)"].append(t1 - t0)
             out["award (lesson_complete)"].append(t2 - t1)
             out["both, in the transaction"].append(t2 - t0)
@@ -831,6 +850,7 @@ def measure_writes(
             out["one grade's points, end to end"].append(t3 - t0)
     finally:
         event.remove(Session, "after_commit", committed)
+        event.remove(engine, "before_cursor_execute", count)
         reader.close()
     return out, writers, (late, stale)
 
@@ -894,6 +914,11 @@ def summary(
     lines.append("| part | n | p50 ms | p99 ms | max ms | target |")
     lines.append("| --- | --- | --- | --- | --- | --- |")
     for part, values in writes.items():
+        if part.startswith("statements"):
+            lines.append(
+                f"| {part} (SQL statements) | {len(values)} | {min(values)}–{max(values)} | | | |"
+            )
+            continue
         n, p50, p99, top = figures(values)
         single = part.startswith(("reconcile", "award"))
         mark = f"< {TARGET_MS['write']:g} ms {verdict(p99, TARGET_MS['write'])}" if single else ""
@@ -950,11 +975,6 @@ def main() -> None:
         "--case-seconds", type=float, default=60.0, help="time budget of one read case"
     )
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument(
-        "--fix-sync",
-        action="store_true",
-        help="apply the proposed fix of the Redis sync on SAVEPOINT release (guard_savepoints)",
-    )
     parser.add_argument("--keep", action="store_true", help="keep the database and Redis keys")
     parser.add_argument("--reuse", action="store_true", help="measure an already loaded database")
     parser.add_argument("--skip-reads", action="store_true", help="only the writes (and checks)")
@@ -1026,7 +1046,8 @@ def main() -> None:
         )
         print(f"  Redis: {redis_info}")
 
-        sql_store = SqlBoards()
+        sql_store = SqlBoards()  # as the app runs it: exact counts down to 10,000 ranks
+        exact_sql = SqlBoards(exact_ranks=10**9)  # every rank counted, to compare with Redis
         samples = {
             name: (key, sample_learners(engine, key, args.samples + 10, args.seed))
             for name, key in (("all", periods.ALL), ("week", week))
@@ -1035,7 +1056,7 @@ def main() -> None:
         print(f"checking {args.check} learners on every board, Redis against SQL")
         for _key, learners in samples.values():
             problems += compare(
-                engine, redis_store, sql_store, learners[: args.check], [periods.ALL, week]
+                engine, redis_store, exact_sql, learners[: args.check], [periods.ALL, week]
             )
         print(f"  {len(problems)} differences")
 
@@ -1052,21 +1073,20 @@ def main() -> None:
                 args.case_seconds,
             )
             print(f"  load average after: {load_average()}")
+            notes.append(measure_histograms(engine, samples))
             notes.append(
                 f"Load average (1, 5, 15 min) {before_reads} before the reads, "
                 f"{load_average()} after."
             )
 
-        if args.fix_sync:
-            guard_savepoints()
-        print(
-            f"writes: {args.writes} graded challenges (reconcile + award + commit + sync)"
-            + (", with the savepoint fix (--fix-sync)" if args.fix_sync else "")
-        )
+        print(f"writes: {args.writes} graded challenges (reconcile + award + commit + sync)")
         writes, writers, (late, stale) = measure_writes(
             engine, url, redis_url, redis_store, args.writes, args.seed
         )
         for part, values in writes.items():
+            if part.startswith("statements"):
+                print(f"  {part:32} {min(values)}–{max(values)} SQL statements")
+                continue
             n, p50, p99, top = figures(values)
             print(f"  {part:32} p50 {p50:6.2f} p99 {p99:6.2f} max {top:7.2f} ms (n={n})")
         print(
@@ -1074,7 +1094,7 @@ def main() -> None:
             f"join follows in the transaction); Redis missed {len(stale)} of them after the commit"
         )
         notes.append(
-            f"Writes {'with' if args.fix_sync else 'without'} --fix-sync: {len(late)} of "
+            f"Writes: {len(late)} of "
             f"{len(writers)} quiz awards were the learner's first points of the week; Redis "
             f"missed {len(stale)} of them after the commit."
         )
@@ -1087,9 +1107,10 @@ def main() -> None:
         with Session(engine) as session:
             rows = session.execute(
                 text(
-                    "SELECT u.id, h.id, h.path, c.id, c.path, u.group_id, coalesce(ls.level, 1) "
+                    "SELECT u.id, h.id, h.path, c.id, c.path, u.group_id, coalesce(ls.level, 1), "
+                    "p.id, p.path "
                     "FROM users u JOIN units h ON h.id = u.unit_id "
-                    "JOIN units c ON c.id = h.parent_id "
+                    "JOIN units c ON c.id = h.parent_id JOIN units p ON p.id = c.parent_id "
                     "LEFT JOIN learner_stats ls ON ls.user_id = u.id WHERE u.id = ANY(:ids)"
                 ),
                 {"ids": writers[: args.check]},
@@ -1102,7 +1123,7 @@ def main() -> None:
                 if tally != ledger_sum:
                     problems.append(f"learner {uid}: all-time tally {tally} != ledger {ledger_sum}")
         written = compare(
-            engine, redis_store, sql_store, [Learner(r) for r in rows], [periods.ALL, week, month]
+            engine, redis_store, exact_sql, [Learner(r) for r in rows], [periods.ALL, week, month]
         )
         problems += written
         print(f"  {len(written)} differences")

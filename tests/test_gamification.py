@@ -17,7 +17,7 @@ from sqlalchemy.orm import sessionmaker
 from app.config import ROOT_DIR
 from app.core.clock import local_day
 from app.gamification import badges, emulation, leagues, ledger, periods, streaks
-from app.gamification.boards import Board, SqlBoards
+from app.gamification.boards import Board, SqlBoards, reseat
 from app.gamification.redis_boards import RedisBoards, pack, unpack
 from app.learning import activity
 from app.models import (
@@ -299,6 +299,7 @@ def world(db, tree, settings):
     give(db, settings, gone, 999, day=this_week)
     gone.is_active = False
     db.flush()
+    reseat(db, [gone.id])  # as the account services do after such a change
     people["_day"] = this_week
     return people
 
@@ -353,6 +354,58 @@ def test_sql_boards_order_rank_and_scope(db, tree, world):
     assert sql.size(db, Board(week, "all")) == 6
 
 
+def test_sql_ranks_beyond_the_exact_depth_come_from_a_recent_histogram(db, tree, world, settings):
+    """Counts stop at `exact_ranks` rows; deeper ranks and sizes are read from the board's
+    points histogram (recounted once it is older than `histogram_seconds`) and marked."""
+    week = periods.week_key(world["_day"])
+    board = Board(week, "all")
+    exact = SqlBoards()
+    shallow = SqlBoards(exact_ranks=2, histogram_seconds=3600)
+    dung = shallow.entry(db, board, world["Dũng"].id)  # nobody above: exact
+    assert (dung.rank, dung.exact) == (1, True)
+    ha = shallow.entry(db, board, world["Hà"].id)  # five above: beyond the exact depth
+    assert (ha.rank, ha.position, ha.exact) == (6, 6, False)
+    em = shallow.entry(db, board, world["Em"].id)  # two above, then a tie of three
+    assert (em.rank, em.exact) == (exact.entry(db, board, world["Em"].id).rank, True)
+    assert shallow.size(db, board) == exact.size(db, board) == 6
+    # neighbours carry the same ranks, marked where they are approximate
+    near = shallow.around(db, board, ha, 2)
+    assert [(e.rank, e.exact) for e in near] == [(3, True), (3, True), (6, False)]
+    assert [(e.user_id, e.points, e.position) for e in near] == [
+        (e.user_id, e.points, e.position)
+        for e in exact.around(db, board, exact.entry(db, board, world["Hà"].id), 2)
+    ]
+    # the histogram is a snapshot: a newcomer shows up in the exact counts at once and in
+    # the deep ones when it is recounted
+    newcomer = make_user(db, tree.hamlet, name="Mới Đến")
+    give(db, settings, newcomer, 100, day=world["_day"])
+    assert exact.size(db, board) == 7
+    assert shallow.size(db, board) == 6
+    assert shallow.entry(db, board, world["Hà"].id).rank == 6
+    fresh = SqlBoards(exact_ranks=2, histogram_seconds=0)
+    assert fresh.size(db, board) == 7
+    assert fresh.entry(db, board, world["Hà"].id).rank == 7
+
+
+def test_moves_reseat_the_sql_boards(db, tree, world, settings):
+    """A unit moved under another parent, with its learners, leaves the old subtree's
+    boards and joins the new one's (orgs.move_unit reseats the tallies)."""
+    from app.orgs.service import move_unit
+
+    week = periods.week_key(world["_day"])
+    sql = SqlBoards()
+    ward_board = Board(week, "unit", tree.ward.id, tree.ward.path)
+    commune_board = Board(week, "unit", tree.commune.id, tree.commune.path)
+    assert world["An"].id in [e.user_id for e in sql.top(db, ward_board)]
+    move_unit(db, unit=tree.hamlet, new_parent=tree.commune)
+    db.flush()
+    ward_ids = [e.user_id for e in sql.top(db, ward_board)]
+    commune_ids = [e.user_id for e in sql.top(db, commune_board)]
+    for name in ("An", "Bình", "Hà"):  # the hamlet's learners
+        assert world[name].id not in ward_ids and world[name].id in commune_ids
+    assert world["Chi"].id in ward_ids  # the ward's own learner stays
+
+
 @pytest.fixture
 def redis_store():
     client = redis.Redis.from_url(TEST_REDIS_URL)
@@ -390,6 +443,7 @@ def test_redis_and_sql_give_the_same_boards(db, tree, world, redis_store, settin
     world["Dũng"].is_active = False
     db.flush()
     touched = [world[n].id for n in ("Hà", "Chi", "Em", "An", "Dũng")]
+    reseat(db, touched)  # as the account and progress services do
     redis_store.sync(db, touched, world["_day"])
     assert_same(db, tree, world, redis_store)
     assert redis_store.top(db, Board(week, "all"))[0].points == 315

@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 
 from app.core.clock import local_day
 from app.gamification import leagues, periods
+from app.gamification.boards import reseat
 from app.gamification.ledger import award
 from app.gamification.streaks import stats_for
 from app.models import Role, User, utcnow
@@ -145,6 +146,7 @@ def test_the_unit_board_and_the_units_above(signed_in, neighbours, tree):
 def test_the_group_tab_shows_for_a_learner_in_a_group(signed_in, db, learner, neighbours):
     learner.group_id = group(db).id
     db.flush()
+    reseat(db, [learner.id])  # as the account services do
     html = signed_in.get("/leaderboard?scope=group").text
     assert '<a href="/leaderboard?scope=group&amp;period=week" aria-current="true">Nhóm' in html
     assert [r[1] for r in rows(html)] == ["Nguyễn Thị Hồng Nhung"]

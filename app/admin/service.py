@@ -15,7 +15,7 @@ from app.config import Settings
 from app.core.audit import record_audit, record_changes, values_of
 from app.core.errors import Forbidden, Invalid, NotFound
 from app.core.text import fold, phone_fragment
-from app.gamification.boards import mark_moved
+from app.gamification.boards import reseat
 from app.models import ROLE_LABELS, LearnerGroup, Level, LevelUnlock, Role, Unit, User, utcnow
 from app.orgs.service import in_subtree
 
@@ -172,7 +172,7 @@ def update_account(
         setattr(user, key, value)
     session.flush()
     if {"unit_id", "group_id", "role"} & changes.keys():
-        mark_moved(session, user.id)
+        reseat(session, [user.id])
     record_changes(
         session,
         actor_id=actor.user.id,
@@ -192,7 +192,8 @@ def set_active(session: Session, *, actor: Principal, user_id: int, active: bool
     if user.id == actor.user.id and not active:
         raise Forbidden("Bạn không thể tự khóa tài khoản của mình.")
     user.is_active = active
-    mark_moved(session, user.id)
+    session.flush()
+    reseat(session, [user.id])
     if not active:
         auth.revoke_sessions(session, user_id=user.id)
     session.flush()

@@ -10,11 +10,14 @@ with them."""
 
 from __future__ import annotations
 
+import bisect
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal, Protocol
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.orm import Session
 
 from app.core.errors import Forbidden, NotFound
@@ -49,6 +52,7 @@ class Entry:
     points: int
     position: int  # 1-based place in the board's order
     rank: int  # competition rank
+    exact: bool = True  # False: a deep rank read from a recent count (SQL boards only)
 
 
 class BoardStore(Protocol):
@@ -62,9 +66,54 @@ class BoardStore(Protocol):
 
 
 def mark_moved(session: Session, *user_ids: int) -> None:
-    """These learners' points or seats (unit, group, level, active) changed in this
-    transaction: Redis boards re-read them after the commit (app.gamification.redis_boards)."""
+    """These learners' points or seats changed in this transaction: Redis boards re-read
+    them after the commit (app.gamification.redis_boards)."""
     session.info.setdefault("boards_touched", set()).update(user_ids)
+
+
+def seat_select() -> Select:  # type: ignore[type-arg]
+    """Where each learner sits: (user id, listed, unit path, group id, level). Listed: an
+    active learner or mentor (the only accounts on boards)."""
+    return (
+        select(
+            User.id.label("user_id"),
+            (User.is_active & User.role.in_(BOARD_ROLES)).label("listed"),
+            Unit.path.label("unit_path"),
+            User.group_id.label("group_id"),
+            func.coalesce(LearnerStats.level, 1).label("level"),
+        )
+        .join(Unit, Unit.id == User.unit_id)
+        .outerjoin(LearnerStats, LearnerStats.user_id == User.id)
+    )
+
+
+def reseat(session: Session, user_ids: Iterable[int] = (), *, under_path: str = "") -> None:
+    """Copy these learners' seats (or those of everyone in the unit subtree `under_path`)
+    onto their tally rows, after a change of unit, group, level, role or activity, and
+    have Redis boards follow after the commit."""
+    if under_path:
+        ids = session.scalars(
+            select(User.id)
+            .join(Unit, Unit.id == User.unit_id)
+            .where(Unit.path.startswith(under_path))
+        ).all()
+    else:
+        ids = sorted(set(user_ids))
+    chunks = [list(ids[i : i + 500]) for i in range(0, len(ids), 500)]
+    for chunk in chunks:
+        seats = seat_select().where(User.id.in_(chunk)).subquery()
+        session.execute(
+            update(PointTally)
+            .where(PointTally.user_id == seats.c.user_id)
+            .values(
+                listed=seats.c.listed,
+                unit_path=seats.c.unit_path,
+                group_id=seats.c.group_id,
+                level=seats.c.level,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        mark_moved(session, *chunk)
 
 
 def level_of(session: Session, user_id: int) -> int:
@@ -113,39 +162,76 @@ def board_title(session: Session, board: Board) -> str:
 
 
 class SqlBoards:
-    """Boards read from `point_tallies` (index on period, points, user)."""
+    """Boards read from `point_tallies`, whose rows carry the learner's seat: every board is
+    one range of a partial index on (period, [unit path | group | level,] points, user).
 
-    def _members(self, board: Board) -> Select:  # type: ignore[type-arg]
-        q = (
-            select(PointTally.user_id, PointTally.points)
-            .join(User, User.id == PointTally.user_id)
-            .where(
-                PointTally.period == board.period,
-                PointTally.points > 0,
-                User.is_active.is_(True),
-                User.role.in_(BOARD_ROLES),
-            )
-        )
+    A rank is a count of the rows above. Counts stop at `exact_ranks` rows, so reads stay
+    fast on boards of a million learners; a rank deeper than that (and a board's size
+    beyond it) comes from the board's points histogram, recounted at most once every
+    `histogram_seconds`, and the entry says it is approximate."""
+
+    def __init__(self, exact_ranks: int = 10_000, histogram_seconds: float = 60.0) -> None:
+        self.exact_ranks = exact_ranks
+        self.histogram_seconds = histogram_seconds
+        # board -> (when counted, points descending, how many have more than each)
+        self._histograms: dict[tuple[int, Board], tuple[float, list[int], list[int]]] = {}
+
+    @staticmethod
+    def _on(board: Board) -> list[ColumnElement[bool]]:
+        conds = [PointTally.period == board.period, PointTally.listed, PointTally.points > 0]
         if board.scope == "unit":
-            q = q.join(Unit, Unit.id == User.unit_id).where(Unit.path.startswith(board.unit_path))
+            conds.append(PointTally.unit_path.like(board.unit_path + "%"))
         elif board.scope == "group":
-            q = q.where(User.group_id == board.scope_id)
+            conds.append(PointTally.group_id == board.scope_id)
         elif board.scope == "level":
-            q = q.outerjoin(LearnerStats, LearnerStats.user_id == User.id).where(
-                func.coalesce(LearnerStats.level, 1) == board.scope_id
-            )
-        return q
+            conds.append(PointTally.level == board.scope_id)
+        return conds
 
-    def _count(self, session: Session, board: Board, *conds) -> int:  # type: ignore[no-untyped-def]
-        sub = self._members(board).where(*conds).subquery()
-        return int(session.scalar(select(func.count()).select_from(sub)) or 0)
+    def _rows(self, board: Board, *conds: ColumnElement[bool]) -> Select:  # type: ignore[type-arg]
+        return select(PointTally.user_id, PointTally.points).where(*self._on(board), *conds)
 
-    def _rank(self, session: Session, board: Board, points: int) -> int:
-        return self._count(session, board, PointTally.points > points) + 1
+    def _count(self, session: Session, board: Board, *conds: ColumnElement[bool]) -> int | None:
+        """How many rows match, or None when more than `exact_ranks` do."""
+        capped = (
+            select(PointTally.user_id)
+            .where(*self._on(board), *conds)
+            .limit(self.exact_ranks + 1)
+            .subquery()
+        )
+        n = int(session.scalar(select(func.count()).select_from(capped)) or 0)
+        return n if n <= self.exact_ranks else None
+
+    def _histogram(self, session: Session, board: Board) -> tuple[list[int], list[int]]:
+        key = (id(session.get_bind()), board)
+        cached = self._histograms.get(key)
+        if cached is not None and time.monotonic() - cached[0] < self.histogram_seconds:
+            return cached[1], cached[2]
+        rows = session.execute(
+            select(PointTally.points, func.count())
+            .where(*self._on(board))
+            .group_by(PointTally.points)
+            .order_by(PointTally.points.desc())
+        ).all()
+        points, above, seen = [], [], 0
+        for pts, n in rows:
+            points.append(-int(pts))  # ascending for bisect
+            above.append(seen)
+            seen += int(n)
+        above.append(seen)  # the board's size
+        self._histograms[key] = (time.monotonic(), points, above)
+        return points, above
+
+    def _above(self, session: Session, board: Board, points: int) -> tuple[int, bool]:
+        """How many have more than `points`, and whether that is an exact count."""
+        n = self._count(session, board, PointTally.points > points)
+        if n is not None:
+            return n, True
+        keys, above = self._histogram(session, board)
+        return max(above[bisect.bisect_left(keys, -points)], self.exact_ranks), False
 
     def top(self, session: Session, board: Board, limit: int = TOP) -> list[Entry]:
         rows = session.execute(
-            self._members(board).order_by(PointTally.points.desc(), PointTally.user_id).limit(limit)
+            self._rows(board).order_by(PointTally.points.desc(), PointTally.user_id).limit(limit)
         ).all()
         out: list[Entry] = []
         for i, (uid, pts) in enumerate(rows):
@@ -155,46 +241,62 @@ class SqlBoards:
 
     def entry(self, session: Session, board: Board, user_id: int) -> Entry | None:
         points = session.scalar(
-            self._members(board)
-            .where(PointTally.user_id == user_id)
-            .with_only_columns(PointTally.points)
+            self._rows(board, PointTally.user_id == user_id).with_only_columns(PointTally.points)
         )
         if points is None:
             return None
-        above = self._count(session, board, PointTally.points > points)
-        tied_before = self._count(
+        above, exact = self._above(session, board, points)
+        tied = self._count(
             session, board, PointTally.points == points, PointTally.user_id < user_id
         )
-        return Entry(user_id, points, above + tied_before + 1, above + 1)
+        if tied is None:  # a crowd on the same points: place the learner in its middle
+            keys, counts = self._histogram(session, board)
+            i = bisect.bisect_left(keys, -points)
+            tied = (counts[i + 1] - counts[i]) // 2 if i < len(keys) and keys[i] == -points else 0
+            exact = False
+        return Entry(user_id, points, above + tied + 1, above + 1, exact)
 
     def around(self, session: Session, board: Board, entry: Entry, k: int) -> list[Entry]:
+        """Up to k learners each side, each side read as index ranges: first the learner's
+        own points, then beyond them."""
         p, me = entry.points, entry.user_id
+        order_up = (PointTally.points, PointTally.user_id.desc())
+        order_down = (PointTally.points.desc(), PointTally.user_id)
         before = session.execute(
-            self._members(board)
-            .where(
-                or_(PointTally.points > p, and_(PointTally.points == p, PointTally.user_id < me))
-            )
-            .order_by(PointTally.points, PointTally.user_id.desc())
+            self._rows(board, PointTally.points == p, PointTally.user_id < me)
+            .order_by(*order_up)
             .limit(k)
         ).all()
+        if len(before) < k:
+            before += session.execute(
+                self._rows(board, PointTally.points > p).order_by(*order_up).limit(k - len(before))
+            ).all()
         after = session.execute(
-            self._members(board)
-            .where(
-                or_(PointTally.points < p, and_(PointTally.points == p, PointTally.user_id > me))
-            )
-            .order_by(PointTally.points.desc(), PointTally.user_id)
+            self._rows(board, PointTally.points == p, PointTally.user_id > me)
+            .order_by(*order_down)
             .limit(k)
         ).all()
-        out = []
-        for i, (uid, pts) in enumerate(reversed(before)):
-            pos = entry.position - len(before) + i
-            rank = entry.rank if pts == p else self._rank(session, board, pts)
-            out.append(Entry(uid, pts, pos, rank))
+        if len(after) < k:
+            after += session.execute(
+                self._rows(board, PointTally.points < p).order_by(*order_down).limit(k - len(after))
+            ).all()
+        ranks: dict[int, tuple[int, bool]] = {p: (entry.rank, entry.exact)}
+        for _uid, pts in before:
+            if pts not in ranks:
+                above, exact = self._above(session, board, pts)
+                ranks[pts] = (above + 1, exact)
+        out = [
+            Entry(uid, pts, entry.position - len(before) + i, *ranks[pts])
+            for i, (uid, pts) in enumerate(reversed(before))
+        ]
         out.append(entry)
         for i, (uid, pts) in enumerate(after):
-            rank = entry.rank if pts == p else self._rank(session, board, pts)
-            out.append(Entry(uid, pts, entry.position + i + 1, rank))
+            position = entry.position + i + 1
+            if pts not in ranks:  # the first on fewer points: everyone before has more
+                ranks[pts] = (position, entry.exact)
+            out.append(Entry(uid, pts, position, *ranks[pts]))
         return out
 
     def size(self, session: Session, board: Board) -> int:
-        return self._count(session, board)
+        n = self._count(session, board)
+        return n if n is not None else self._histogram(session, board)[1][-1]

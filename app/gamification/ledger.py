@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal, select
+from sqlalchemy import bindparam, delete, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db import upsert_insert
 from app.gamification import periods
-from app.gamification.boards import mark_moved
-from app.models import PointEvent, PointTally, utcnow
+from app.gamification.boards import mark_moved, seat_select
+from app.models import PointEvent, PointTally, User, utcnow
 
 # what each kind of event is for (the values are settings: see docs/gamification.md)
 KINDS = {
@@ -44,32 +44,78 @@ UNCAPPED = frozenset({"league_promoted"})  # earned once a week at most, from ot
 
 @dataclass(frozen=True)
 class Standing:
-    """A learner's tallies read under the lock, before an award."""
+    """A learner's tallies and seat read under the lock, before an award."""
 
     total: int
     week: int
     day: int
+    seat: dict[str, Any]  # listed, unit_path, group_id, level: copied onto new tally rows
+
+
+SEAT = ("listed", "unit_path", "group_id", "level")
+
+
+_LOCK = (
+    select(PointTally.period, PointTally.points, *(getattr(PointTally, c) for c in SEAT))
+    .where(
+        PointTally.user_id == bindparam("user_id"),
+        PointTally.period.in_(bindparam("periods", expanding=True)),
+    )
+    .with_for_update()
+)
+_EARNED = select(func.coalesce(func.sum(PointEvent.requested), 0)).where(
+    PointEvent.user_id == bindparam("user_id"),
+    PointEvent.kind == bindparam("kind"),
+    PointEvent.lesson_id == bindparam("lesson_id"),
+)
+_WRITES: dict[str, tuple[Any, Any, Any]] = {}
+
+
+def _writes(session: Session) -> tuple[Any, Any, Any]:
+    """The award's INSERTs for this session's database, built once (cached compiles)."""
+    name = session.get_bind().dialect.name
+    if name not in _WRITES:
+        insert_ = upsert_insert(session)
+        events, tallies = PointEvent.__table__, PointTally.__table__
+        tally = insert_(tallies)
+        seat = seat_select().where(User.id == bindparam("user_id")).subquery()
+        _WRITES[name] = (
+            insert_(events)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(events.c.id),
+            tally.on_conflict_do_update(
+                index_elements=["period", "user_id"],
+                set_={"points": tallies.c.points + tally.excluded.points},
+            ),
+            insert_(tallies)
+            .from_select(
+                ["period", "user_id", "points", *SEAT],
+                select(
+                    literal(periods.ALL), seat.c.user_id, literal(0), *(seat.c[c] for c in SEAT)
+                ).where(seat.c.user_id == bindparam("user_id")),  # SQLite: a WHERE before ON
+            )
+            .on_conflict_do_nothing(),
+        )
+    return _WRITES[name]
 
 
 def lock_learner(session: Session, user_id: int, day: date) -> Standing:
     """Lock the learner's all-time tally row (awards for one learner are serialised: the
-    daily cap is checked under this lock) and read the tallies an award needs. The row is
-    created on the learner's first award."""
+    daily cap is checked under this lock) and read the tallies an award needs, with the
+    learner's seat. The row is created, seated, on the learner's first award."""
     all_key, week, _, day_key = periods.keys_for_day(day)
-    query = (
-        select(PointTally.period, PointTally.points)
-        .where(PointTally.user_id == user_id, PointTally.period.in_([all_key, week, day_key]))
-        .with_for_update()
-    )
-    found = {period: pts for period, pts in session.execute(query)}
+    params = {"user_id": user_id, "periods": [all_key, week, day_key]}
+    found = {row.period: row for row in session.execute(_LOCK, params)}
     if all_key not in found:
-        session.execute(
-            upsert_insert(session)(PointTally)
-            .values(period=all_key, user_id=user_id, points=0)
-            .on_conflict_do_nothing()
-        )
-        found = {period: pts for period, pts in session.execute(query)}
-    return Standing(found.get(all_key, 0), found.get(week, 0), found.get(day_key, 0))
+        session.connection().execute(_writes(session)[2], {"user_id": user_id})
+        found = {row.period: row for row in session.execute(_LOCK, params)}
+    mine = found[all_key]
+    return Standing(
+        mine.points,
+        found[week].points if week in found else 0,
+        found[day_key].points if day_key in found else 0,
+        {c: getattr(mine, c) for c in SEAT},
+    )
 
 
 def award(
@@ -86,12 +132,10 @@ def award(
 ) -> PointEvent | None:
     """Add an event unless one with `key` exists; returns the new event or None. Badges
     the event earns and the learner's place in this week's league follow in the same
-    transaction. Four statements in the common case: the key check, the lock, the event,
-    the tallies."""
+    transaction. Three statements in the common case: the lock, the event (a key seen
+    before inserts nothing), the tallies."""
     if kind not in KINDS:
         raise ValueError(f"unknown point kind {kind!r}")
-    if session.scalar(select(PointEvent.id).where(PointEvent.idempotency_key == key)):
-        return None
     before = lock_learner(session, user_id, day)
     granted = points
     if points > 0 and kind not in UNCAPPED:
@@ -108,26 +152,18 @@ def award(
         "created_at": utcnow(),
         "updated_at": utcnow(),
     }
-    event_id = session.scalar(
-        upsert_insert(session)(PointEvent)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(PointEvent.id)
-    )
-    if event_id is None:  # another process awarded the same key a moment ago
+    add_event, add_tallies, _ = _writes(session)
+    connection = session.connection()
+    event_id = connection.execute(add_event, values).scalar()
+    if event_id is None:  # awarded before (a retry, a replay or a parallel process)
         return None
     if granted:
-        stmt = upsert_insert(session)(PointTally).values(
+        connection.execute(
+            add_tallies,
             [
-                {"period": k, "user_id": user_id, "points": granted}
+                {"period": k, "user_id": user_id, "points": granted, **before.seat}
                 for k in periods.keys_for_day(day)
-            ]
-        )
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["period", "user_id"],
-                set_={"points": PointTally.points + stmt.excluded.points},
-            )
+            ],
         )
     mark_moved(session, user_id)
     event = PointEvent(id=event_id, **values)  # as stored (not added to the session)
@@ -156,13 +192,7 @@ def reconcile(
     challenge grade): writes the difference as an event keyed by `ref` (the grading that
     changed it), so a higher resubmission adds, a lowered re-grade corrects, and the
     same grading seen twice writes nothing."""
-    earned = session.scalar(
-        select(func.coalesce(func.sum(PointEvent.requested), 0)).where(
-            PointEvent.user_id == user_id,
-            PointEvent.kind == kind,
-            PointEvent.lesson_id == lesson_id,
-        )
-    )
+    earned = session.scalar(_EARNED, {"user_id": user_id, "kind": kind, "lesson_id": lesson_id})
     delta = target - int(earned or 0)
     if delta == 0:
         return None
@@ -202,15 +232,18 @@ def rebuild_tallies(session: Session, period_keys: list[str]) -> int:
     for key in period_keys:
         span = periods.span(key)
         session.execute(delete(PointTally).where(PointTally.period == key))
-        events = select(
-            literal(key).label("period"),
-            PointEvent.user_id,
-            func.sum(PointEvent.points).label("points"),
-        ).group_by(PointEvent.user_id)
+        sums = select(PointEvent.user_id, func.sum(PointEvent.points).label("points")).group_by(
+            PointEvent.user_id
+        )
         if key != periods.ALL:
-            events = events.where(PointEvent.day >= span.first, PointEvent.day <= span.last)
+            sums = sums.where(PointEvent.day >= span.first, PointEvent.day <= span.last)
+        totals = sums.subquery()
+        seats = seat_select().subquery()
+        rows = select(
+            literal(key), totals.c.user_id, totals.c.points, *(seats.c[c] for c in SEAT)
+        ).join(seats, seats.c.user_id == totals.c.user_id)
         result = session.execute(
-            insert(PointTally).from_select(["period", "user_id", "points"], events),
+            insert(PointTally).from_select(["period", "user_id", "points", *SEAT], rows),
             execution_options={"preserve_rowcount": True},
         )
         written += max(result.rowcount or 0, 0)

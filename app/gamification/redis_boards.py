@@ -28,8 +28,8 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from app.gamification import periods
-from app.gamification.boards import BOARD_ROLES, Board, Entry
-from app.models import LearnerStats, PointEvent, PointTally, Unit, User
+from app.gamification.boards import Board, Entry, seat_select
+from app.models import PointEvent, PointTally, User
 
 log = logging.getLogger(__name__)
 SHIFT = 2**30
@@ -63,27 +63,37 @@ def suffixes(seat_: str) -> list[str]:
     return out
 
 
-def _members_query(user_ids: Iterable[int] | None = None):  # type: ignore[no-untyped-def]
-    q = (
-        select(
-            User.id,
-            (User.is_active & User.role.in_(BOARD_ROLES)).label("on_boards"),
-            Unit.path,
-            User.group_id,
-            func.coalesce(LearnerStats.level, 1),
-        )
-        .join(Unit, Unit.id == User.unit_id)
-        .outerjoin(LearnerStats, LearnerStats.user_id == User.id)
-    )
-    if user_ids is not None:
-        q = q.where(User.id.in_(list(user_ids)))
-    return q
+# One round trip each for "my rank" (place, score, how many have more points) and for the
+# neighbours (each with how many have more points than them). Scores are formatted with
+# %.0f: Lua's tostring keeps only 14 digits.
+ENTRY_LUA = f"""
+local pos = redis.call('ZREVRANK', KEYS[1], ARGV[1])
+if not pos then return false end
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+local pts = math.floor(tonumber(score) / {SHIFT})
+local above = redis.call('ZCOUNT', KEYS[1], string.format('%.0f', (pts + 1) * {SHIFT}), '+inf')
+return {{pos, score, above}}
+"""
+AROUND_LUA = f"""
+local rows = redis.call('ZREVRANGE', KEYS[1], ARGV[1], ARGV[2], 'WITHSCORES')
+local counted, out = {{}}, {{}}
+for i = 1, #rows, 2 do
+  local pts = math.floor(tonumber(rows[i + 1]) / {SHIFT})
+  if counted[pts] == nil then
+    counted[pts] = redis.call('ZCOUNT', KEYS[1], string.format('%.0f', (pts + 1) * {SHIFT}), '+inf')
+  end
+  out[#out + 1] = {{rows[i], rows[i + 1], counted[pts]}}
+end
+return out
+"""
 
 
 class RedisBoards:
     def __init__(self, client: redis.Redis, prefix: str = "bdhai:lb:") -> None:
         self.r = client
         self.prefix = prefix
+        self._entry = client.register_script(ENTRY_LUA)
+        self._around = client.register_script(AROUND_LUA)
 
     # ---- keys ------------------------------------------------------------------------
     def key(self, period: str, suffix: str) -> str:
@@ -112,34 +122,22 @@ class RedisBoards:
             out.append(Entry(uid, pts, i + 1, rank))
         return out
 
-    def _rank(self, key: str, points: int) -> int:
-        return int(self.r.zcount(key, pack(points + 1, SHIFT - 1), "+inf")) + 1
-
     def entry(self, session: Session, board: Board, user_id: int) -> Entry | None:
-        key = self.board_key(board)
-        pipe = self.r.pipeline(transaction=False)
-        pipe.zrevrank(key, user_id)
-        pipe.zscore(key, user_id)
-        pos, score = pipe.execute()
-        if pos is None or score is None:
+        found = self._entry(keys=[self.board_key(board)], args=[user_id])
+        if not found:
             return None
-        pts, _ = unpack(score)
-        return Entry(user_id, pts, int(pos) + 1, self._rank(key, pts))
+        pos, score, above = found
+        pts, _ = unpack(float(score))
+        return Entry(user_id, pts, int(pos) + 1, int(above) + 1)
 
     def around(self, session: Session, board: Board, entry: Entry, k: int) -> list[Entry]:
-        key = self.board_key(board)
         start = max(0, entry.position - 1 - k)
-        rows = [
-            unpack(score)
-            for _m, score in self.r.zrevrange(key, start, entry.position - 1 + k, withscores=True)
-        ]
-        others = sorted({pts for pts, _uid in rows if pts != entry.points})
-        pipe = self.r.pipeline(transaction=False)  # the neighbours' ranks in one round trip
-        for pts in others:
-            pipe.zcount(key, pack(pts + 1, SHIFT - 1), "+inf")
-        ranks = {pts: int(n) + 1 for pts, n in zip(others, pipe.execute(), strict=True)}
-        ranks[entry.points] = entry.rank
-        return [Entry(uid, pts, start + i + 1, ranks[pts]) for i, (pts, uid) in enumerate(rows)]
+        rows = self._around(keys=[self.board_key(board)], args=[start, entry.position - 1 + k])
+        out = []
+        for i, (_member, score, above) in enumerate(rows):
+            pts, uid = unpack(float(score))
+            out.append(Entry(uid, pts, start + i + 1, int(above) + 1))
+        return out
 
     def size(self, session: Session, board: Board) -> int:
         return int(self.r.zcard(self.board_key(board)))
@@ -152,7 +150,7 @@ class RedisBoards:
         if not ids:
             return
         keys = [periods.ALL, periods.week_key(today), periods.month_key(today)]
-        members = session.execute(_members_query(ids)).all()
+        members = session.execute(seat_select().where(User.id.in_(ids))).all()
         tallies: dict[tuple[int, str], int] = {
             (uid, period): pts
             for uid, period, pts in session.execute(
@@ -163,8 +161,8 @@ class RedisBoards:
         }
         old_seats = dict(zip(ids, self.r.hmget(self.seats_key, [str(i) for i in ids]), strict=True))
         pipe = self.r.pipeline(transaction=False)
-        for uid, on_boards, path, group_id, level in members:
-            new_seat = seat(path, group_id, int(level), bool(on_boards))
+        for uid, listed, path, group_id, level in members:
+            new_seat = seat(path, group_id, int(level), bool(listed))
             old = old_seats.get(uid)
             old_seat = old.decode() if isinstance(old, bytes) else (old or "")
             new_sfx = suffixes(new_seat)
@@ -201,12 +199,12 @@ class RedisBoards:
         tmp = f"{self.prefix}tmp:{token}:"
         written = 0
         built: set[tuple[str, str]] = set()
-        members = session.execute(_members_query()).yield_per(batch)
+        members = session.execute(seat_select()).yield_per(batch)
         seats: dict[int, str] = {}
         for chunk in members.partitions(batch):
             pipe = self.r.pipeline(transaction=False)
-            for uid, on_boards, path, group_id, level in chunk:
-                s = seat(path, group_id, int(level), bool(on_boards))
+            for uid, listed, path, group_id, level in chunk:
+                s = seat(path, group_id, int(level), bool(listed))
                 seats[uid] = s
                 if s:
                     pipe.hset(f"{tmp}seats", str(uid), s)

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 class BoardRowOut(BaseModel):
     rank: int
+    rank_exact: bool = True  # False: a deep rank on a large SQL board, counted a minute ago
     position: int
     name: str
     unit: str
@@ -18,6 +19,7 @@ class BoardRowOut(BaseModel):
 
 class MyPlaceOut(BaseModel):
     rank: int
+    rank_exact: bool = True
     position: int
     points: int
     neighbours: list[BoardRowOut]
@@ -37,6 +39,7 @@ class RankOut(BaseModel):
     scope: str
     title: str
     rank: int | None
+    rank_exact: bool = True
     of: int
     points: int
 

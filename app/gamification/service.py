@@ -36,7 +36,11 @@ from app.models import Role, Unit, User
 
 def store_for(settings: Settings) -> BoardStore:
     """Redis sorted sets when REDIS_URL is set, SQL otherwise."""
-    return boards_for_url(settings.redis_url) if settings.redis_url else SqlBoards()
+    return (
+        boards_for_url(settings.redis_url)
+        if settings.redis_url
+        else SqlBoards(settings.leaderboard_exact_ranks)
+    )
 
 
 def get_boards(request: Request) -> BoardStore:
@@ -59,6 +63,7 @@ def _rows(session: Session, entries: list[Entry], me: int) -> list[BoardRowOut]:
     return [
         BoardRowOut(
             rank=e.rank,
+            rank_exact=e.exact,
             position=e.position,
             name=names.get(e.user_id, ("", ""))[0],
             unit=names.get(e.user_id, ("", ""))[1],
@@ -86,6 +91,7 @@ def leaderboard_view(
     if mine is not None:
         me = MyPlaceOut(
             rank=mine.rank,
+            rank_exact=mine.exact,
             position=mine.position,
             points=mine.points,
             neighbours=_rows(
@@ -117,6 +123,7 @@ def my_rank_view(
                 scope=scope,
                 title=boards.board_title(session, board),
                 rank=mine.rank if mine else None,
+                rank_exact=mine.exact if mine else True,
                 of=store.size(session, board),
                 points=mine.points if mine else 0,
             )

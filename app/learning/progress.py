@@ -13,7 +13,7 @@ from app.config import Settings
 from app.core.clock import local_day
 from app.gamification import ledger as ledger
 from app.gamification import streaks
-from app.gamification.boards import mark_moved
+from app.gamification.boards import reseat
 from app.learning import activity
 from app.models import (
     Lesson,
@@ -214,4 +214,5 @@ def _complete_level_if_earned(
     top = session.scalar(select(func.max(Level.number)).where(Level.is_active.is_(True))) or 1
     if stats.level <= level.number:
         stats.level = min(level.number + 1, top)
-        mark_moved(session, user_id)
+        session.flush()
+        reseat(session, [user_id])

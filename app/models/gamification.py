@@ -7,7 +7,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, IdMixin, TimestampMixin
@@ -18,7 +18,12 @@ class PointTally(Base):
     """A learner's points in one period: `all`, an ISO week (`2026-W48`), a month
     (`2026-11`) or a day (`2026-11-23`). Written in the same transaction as the ledger
     event that changes it, so the two never disagree; `bdhai leaderboard rebuild`
-    recomputes them from the ledger."""
+    recomputes them from the ledger.
+
+    Each row also carries the learner's seat (unit path, group, level, and whether they are
+    listed on boards at all: an active learner or mentor), so every board is one index
+    range of this table (app.gamification.boards); `boards.reseat` keeps the seat in step
+    when a learner moves."""
 
     __tablename__ = "point_tallies"
 
@@ -27,9 +32,48 @@ class PointTally(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     points: Mapped[int] = mapped_column(default=0)
+    listed: Mapped[bool] = mapped_column(default=False)
+    unit_path: Mapped[str] = mapped_column(String(500), default="")
+    group_id: Mapped[int | None] = mapped_column()
+    level: Mapped[int] = mapped_column(default=1)
 
     __table_args__ = (
-        Index("ix_point_tallies_board", "period", "points", "user_id"),
+        Index(
+            "ix_point_tallies_board",
+            "period",
+            "points",
+            "user_id",
+            postgresql_where=text("listed AND points > 0"),
+            sqlite_where=text("listed AND points > 0"),
+        ),
+        Index(
+            "ix_point_tallies_unit_board",
+            "period",
+            "unit_path",
+            "points",
+            "user_id",
+            postgresql_ops={"unit_path": "varchar_pattern_ops"},
+            postgresql_where=text("listed AND points > 0"),
+            sqlite_where=text("listed AND points > 0"),
+        ),
+        Index(
+            "ix_point_tallies_group_board",
+            "period",
+            "group_id",
+            "points",
+            "user_id",
+            postgresql_where=text("listed AND points > 0"),
+            sqlite_where=text("listed AND points > 0"),
+        ),
+        Index(
+            "ix_point_tallies_level_board",
+            "period",
+            "level",
+            "points",
+            "user_id",
+            postgresql_where=text("listed AND points > 0"),
+            sqlite_where=text("listed AND points > 0"),
+        ),
         Index("ix_point_tallies_user", "user_id"),
     )
 

@@ -13,8 +13,8 @@ from app.auth.service import Principal
 from app.core.audit import record_audit, record_changes, values_of
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.text import fold
-from app.gamification.boards import mark_moved
-from app.models import UNIT_TYPE_LABELS, LearnerGroup, Unit, UnitType, User
+from app.gamification.boards import reseat
+from app.models import UNIT_TYPE_LABELS, LearnerGroup, Unit, UnitType
 from app.orgs.schemas import UnitNode
 
 # The seeds' learner groups (seed 002 and the provincial plans); configurable afterwards.
@@ -111,10 +111,7 @@ def move_unit(session: Session, *, unit: Unit, new_parent: Unit | None) -> None:
     unit.parent_id = new_parent.id if new_parent else None
     session.flush()
     session.refresh(unit)
-    moved = session.scalars(
-        select(User.id).join(Unit, Unit.id == User.unit_id).where(Unit.path.startswith(new_path))
-    ).all()
-    mark_moved(session, *moved)  # their unit boards above changed
+    reseat(session, under_path=new_path)  # their unit boards above changed
 
 
 def add_unit(
