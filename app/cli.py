@@ -305,6 +305,21 @@ def cmd_leagues(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_certificates(args: argparse.Namespace) -> int:
+    from app.certificates import keys
+
+    settings = get_settings()
+    with _sessions(settings)() as session:
+        if args.action == "rotate-key":
+            key = keys.create_key(session, settings)
+            session.commit()
+            print(f"new signing key {key.kid}; earlier keys are retired and still verify")
+        else:
+            for kid, jwk in keys.public_keys(session).items():
+                print(kid, jwk["crv"])
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bdhai", description="Bình dân học AI platform")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -354,6 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["close"])
     p.add_argument("--week", help="close this week now (e.g. 2026-W47)")
     p.set_defaults(func=cmd_leagues)
+    p = sub.add_parser("certificates", help="rotate or list the certificate signing keys")
+    p.add_argument("action", choices=["rotate-key", "keys"])
+    p.set_defaults(func=cmd_certificates)
     p = sub.add_parser("import", help="import units or learners from CSV/XLSX")
     p.add_argument("kind", choices=["units", "learners"])
     p.add_argument("file")

@@ -106,7 +106,17 @@ class Settings(BaseSettings):
     # SQL boards (no REDIS_URL): ranks deeper than this are read from a board's points
     # histogram, recounted at most once a minute, and shown as approximate
     leaderboard_exact_ranks: int = Field(default=10_000, ge=100)
+    # Certificates: levels whose certificates wait for a unit admin's approval ("" = none),
+    # years a certificate stays valid (0 = no expiry), and the authority's title line
+    # printed on them ("" = from the issuing unit, e.g. "ỦY BAN NHÂN DÂN XÃ TÂN PHÚ")
+    certificate_approval_levels: str = Field(default="4,5", pattern=r"^([1-5](,[1-5])*)?$")
+    certificate_valid_years: int = Field(default=0, ge=0, le=50)
+    certificate_authority: str = Field(default="", max_length=120)
     cookie_secure: bool = False
+
+    @property
+    def approval_levels(self) -> frozenset[int]:
+        return frozenset(int(n) for n in self.certificate_approval_levels.split(",") if n)
 
     @model_validator(mode="after")
     def _llm_needs_an_endpoint(self) -> Settings:

@@ -18,6 +18,8 @@ from app.admin import router as admin_router
 from app.auth import pages as auth_pages
 from app.auth import router as auth_router
 from app.auth.dependencies import CSRF_COOKIE
+from app.certificates import pages as certificates_pages
+from app.certificates import router as certificates_router
 from app.config import ROOT_DIR, Settings, get_settings
 from app.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from app.curriculum import router as curriculum_router
@@ -100,12 +102,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         curriculum_router.router,
         learning_router.router,
         gamification_router.router,
+        certificates_router.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(system_router)
+    app.include_router(certificates_router.well_known)
     for router in (
         learning_pages.router,
         gamification_pages.router,
+        certificates_pages.router,
         auth_pages.router,
         admin_pages.router,
     ):

@@ -137,3 +137,16 @@ def test_leaderboard_rebuild_and_leagues_close(cli_database, capsys):
     with Session(engine) as session:
         assert session.scalar(select(func.count()).where(League.closed_at.is_not(None))) == 1
     engine.dispose()
+
+
+def test_certificate_keys_rotate(cli_database, capsys):
+    assert main(["migrate"]) == 0
+    capsys.readouterr()
+    assert main(["certificates", "rotate-key"]) == 0
+    first = capsys.readouterr().out.split()[3].rstrip(";")
+    assert main(["certificates", "rotate-key"]) == 0
+    second = capsys.readouterr().out.split()[3].rstrip(";")
+    assert first != second
+    assert main(["certificates", "keys"]) == 0
+    listed = capsys.readouterr().out
+    assert first in listed and second in listed  # the retired key is still published

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.certificates import service as certificates
 from app.config import Settings
 from app.core.clock import local_day
 from app.gamification import ledger as ledger
@@ -127,6 +128,13 @@ def record_grade(
             details={"submission": submission_id},
         )
     _complete_if_earned(session, row=row, settings=settings, now=now, submission_id=submission_id)
+    if row.completed_at is not None and kind == SubmissionKind.challenge:
+        # a completed lesson's best grade counts toward the level's certificate
+        level_number = session.scalar(select(Lesson.level_number).where(Lesson.id == lesson_id))
+        if level_number is not None:
+            certificates.consider(
+                session, user_id=user_id, level_number=level_number, settings=settings, now=now
+            )
     return row
 
 

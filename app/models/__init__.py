@@ -3,6 +3,12 @@
 from app.models.accounts import ROLE_LABELS, AuthSession, PasswordResetToken, Role, User
 from app.models.audit import AuditLog
 from app.models.base import Base, utcnow
+from app.models.certificates import (
+    CERTIFICATE_STATUS_LABELS,
+    Certificate,
+    CertificateStatus,
+    SigningKey,
+)
 from app.models.curriculum import Lesson, LessonVersion, Level
 from app.models.gamification import (
     League,
@@ -27,11 +33,14 @@ from app.models.orgs import UNIT_TYPE_LABELS, LearnerGroup, Unit, UnitType
 from app.models.points import PointEvent
 
 __all__ = [
+    "CERTIFICATE_STATUS_LABELS",
     "ROLE_LABELS",
     "UNIT_TYPE_LABELS",
     "AuditLog",
     "AuthSession",
     "Base",
+    "Certificate",
+    "CertificateStatus",
     "GradeRecord",
     "ImportJob",
     "ImportKind",
@@ -51,6 +60,7 @@ __all__ = [
     "PointTally",
     "QuizAttempt",
     "Role",
+    "SigningKey",
     "StudyDay",
     "Submission",
     "SubmissionKind",
