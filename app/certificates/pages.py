@@ -32,11 +32,10 @@ def my_certificates(
     levels = session.scalars(
         select(Level).where(Level.is_active.is_(True)).order_by(Level.number)
     ).all()
-    next_steps = [
-        (level, service.eligibility(session, principal.user.id, level))
-        for level in levels
-        if level.number not in held
-    ]
+    ahead = [level for level in levels if level.number not in held]
+    next_steps = (
+        [(ahead[0], service.eligibility(session, principal.user.id, ahead[0]))] if ahead else []
+    )
     return render(
         request,
         "certificates/mine.html",
