@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -27,7 +27,6 @@ class Badge:
     rule_text: str
     kinds: frozenset[str]  # the events that can earn it
     rule: Rule
-    costly: bool = False  # the rule reads the database: only checked while not held
 
     @property
     def icon(self) -> str:
@@ -90,7 +89,6 @@ CATALOGUE: tuple[Badge, ...] = (
         "Hoàn thành 10 bài học.",
         frozenset({"lesson_complete"}),
         lambda s, e, _t: _count_kind(s, e, "lesson_complete") >= 10,
-        costly=True,
     ),
     Badge(
         "streak_7",
@@ -129,7 +127,6 @@ CATALOGUE: tuple[Badge, ...] = (
         "Cả 7 ngày từ thứ Hai đến Chủ nhật đều học (không tính ngày bảo vệ chuỗi).",
         frozenset({"lesson_complete", "daily_goal"}),
         _perfect_week,
-        costly=True,
     ),
     Badge(
         "excellent_challenge",
@@ -195,29 +192,23 @@ def grant(
     return given is not None
 
 
-_HELD = select(UserBadge.code).where(
-    UserBadge.user_id == bindparam("user_id"),
-    UserBadge.code.in_(bindparam("codes", expanding=True)),
-)
-
-
-def on_event(session: Session, event: PointEvent, settings: Settings, *, total: int) -> list[str]:
+def on_event(
+    session: Session,
+    event: PointEvent,
+    settings: Settings,
+    *,
+    total: int,
+    held: frozenset[str],
+) -> list[str]:
     """Evaluate the rules this event can satisfy (`total`: the learner's all-time points
-    after it); returns the codes given now. The held badges are read (once) only when a
-    cheap rule passed or a costly one may run; costly rules are skipped once held."""
+    after it; `held`: the badges held, read with the ledger's lock); returns the codes
+    given now. A held badge's rule is not even run."""
     if event.points < 0:
         return []
-    candidates = [b for b in CATALOGUE if event.kind in b.kinds]
-    cheap = [b for b in candidates if not b.costly and b.rule(session, event, total)]
-    costly = [b for b in candidates if b.costly]
-    if not cheap and not costly:
-        return []
-    codes = [b.code for b in cheap + costly]
-    mine = set(session.scalars(_HELD, {"user_id": event.user_id, "codes": codes}))
     passed = [
         b.code
-        for b in candidates
-        if b.code not in mine and (b in cheap or (b.costly and b.rule(session, event, total)))
+        for b in CATALOGUE
+        if event.kind in b.kinds and b.code not in held and b.rule(session, event, total)
     ]
     now = utcnow()
     return [

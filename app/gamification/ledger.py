@@ -22,7 +22,7 @@ from app.config import Settings
 from app.db import upsert_insert
 from app.gamification import periods
 from app.gamification.boards import mark_moved, seat_select
-from app.models import PointEvent, PointTally, User, utcnow
+from app.models import PointEvent, PointTally, User, UserBadge, utcnow
 
 # what each kind of event is for (the values are settings: see docs/gamification.md)
 KINDS = {
@@ -50,23 +50,38 @@ class Standing:
     week: int
     day: int
     seat: dict[str, Any]  # listed, unit_path, group_id, level: copied onto new tally rows
+    badges: frozenset[str]  # held
+    earned: int  # what the `earned_for` kind has earned on its lesson (reconcile)
 
 
 SEAT = ("listed", "unit_path", "group_id", "level")
 
 
+# The one read an award makes, under the lock: the tallies, the seat, the badges held, and
+# (for reconcile) what a kind has earned on a lesson so far.
 _LOCK = (
-    select(PointTally.period, PointTally.points, *(getattr(PointTally, c) for c in SEAT))
+    select(
+        PointTally.period,
+        PointTally.points,
+        *(getattr(PointTally, c) for c in SEAT),
+        select(func.aggregate_strings(UserBadge.code, ","))
+        .where(UserBadge.user_id == bindparam("user_id"))
+        .scalar_subquery()
+        .label("badges"),
+        select(func.coalesce(func.sum(PointEvent.requested), 0))
+        .where(
+            PointEvent.user_id == bindparam("user_id"),
+            PointEvent.kind == bindparam("kind"),
+            PointEvent.lesson_id == bindparam("lesson_id"),
+        )
+        .scalar_subquery()
+        .label("earned"),
+    )
     .where(
         PointTally.user_id == bindparam("user_id"),
         PointTally.period.in_(bindparam("periods", expanding=True)),
     )
-    .with_for_update()
-)
-_EARNED = select(func.coalesce(func.sum(PointEvent.requested), 0)).where(
-    PointEvent.user_id == bindparam("user_id"),
-    PointEvent.kind == bindparam("kind"),
-    PointEvent.lesson_id == bindparam("lesson_id"),
+    .with_for_update(of=PointTally)
 )
 _WRITES: dict[str, tuple[Any, Any, Any]] = {}
 
@@ -99,12 +114,20 @@ def _writes(session: Session) -> tuple[Any, Any, Any]:
     return _WRITES[name]
 
 
-def lock_learner(session: Session, user_id: int, day: date) -> Standing:
+def lock_learner(
+    session: Session, user_id: int, day: date, earned_for: tuple[str, str] | None = None
+) -> Standing:
     """Lock the learner's all-time tally row (awards for one learner are serialised: the
-    daily cap is checked under this lock) and read the tallies an award needs, with the
-    learner's seat. The row is created, seated, on the learner's first award."""
+    daily cap and reconcile's difference are computed under this lock) and read, in one
+    statement, what an award needs. The row is created, seated, on the first award."""
     all_key, week, _, day_key = periods.keys_for_day(day)
-    params = {"user_id": user_id, "periods": [all_key, week, day_key]}
+    kind, lesson_id = earned_for or ("", "")
+    params = {
+        "user_id": user_id,
+        "periods": [all_key, week, day_key],
+        "kind": kind,
+        "lesson_id": lesson_id,
+    }
     found = {row.period: row for row in session.execute(_LOCK, params)}
     if all_key not in found:
         session.connection().execute(_writes(session)[2], {"user_id": user_id})
@@ -115,6 +138,8 @@ def lock_learner(session: Session, user_id: int, day: date) -> Standing:
         found[week].points if week in found else 0,
         found[day_key].points if day_key in found else 0,
         {c: getattr(mine, c) for c in SEAT},
+        frozenset(filter(None, (mine.badges or "").split(","))),
+        int(mine.earned or 0),
     )
 
 
@@ -136,7 +161,34 @@ def award(
     before inserts nothing), the tallies."""
     if kind not in KINDS:
         raise ValueError(f"unknown point kind {kind!r}")
-    before = lock_learner(session, user_id, day)
+    return _write(
+        session,
+        lock_learner(session, user_id, day),
+        user_id=user_id,
+        kind=kind,
+        points=points,
+        key=key,
+        day=day,
+        settings=settings,
+        lesson_id=lesson_id,
+        details=details,
+    )
+
+
+def _write(
+    session: Session,
+    before: Standing,
+    *,
+    user_id: int,
+    kind: str,
+    points: int,
+    key: str,
+    day: date,
+    settings: Settings,
+    lesson_id: str | None,
+    details: dict[str, Any] | None,
+) -> PointEvent | None:
+    """The event, the tallies, then the badges and the league, after the lock."""
     granted = points
     if points > 0 and kind not in UNCAPPED:
         granted = max(0, min(points, settings.points_daily_cap - before.day))
@@ -172,7 +224,7 @@ def award(
 
     if granted > 0 and before.week <= 0:  # the week's first points: join its league
         leagues.ensure_member(session, user_id=user_id, day=day, settings=settings)
-    badges.on_event(session, event, settings, total=before.total + granted)
+    badges.on_event(session, event, settings, total=before.total + granted, held=before.badges)
     return event
 
 
@@ -192,13 +244,16 @@ def reconcile(
     challenge grade): writes the difference as an event keyed by `ref` (the grading that
     changed it), so a higher resubmission adds, a lowered re-grade corrects, and the
     same grading seen twice writes nothing."""
-    earned = session.scalar(_EARNED, {"user_id": user_id, "kind": kind, "lesson_id": lesson_id})
-    delta = target - int(earned or 0)
+    if kind not in KINDS:
+        raise ValueError(f"unknown point kind {kind!r}")
+    before = lock_learner(session, user_id, day, earned_for=(kind, lesson_id))
+    delta = target - before.earned
     if delta == 0:
         return None
     extra = {"target": target, **({"correction": True} if delta < 0 else {})}
-    return award(
+    return _write(
         session,
+        before,
         user_id=user_id,
         kind=kind,
         points=delta,
