@@ -28,6 +28,7 @@ from app.models import (
     PointTally,
     Role,
     StudyDay,
+    Unit,
     UserBadge,
     utcnow,
 )
@@ -75,15 +76,20 @@ def test_an_event_counts_once_and_every_period_tally_follows_it(db, settings, le
     assert tally(db, learner, "all") == 15 == ledger.ledger_total(db, learner.id)
     assert tally(db, learner, "2026-W47") == 10 and tally(db, learner, "2026-W48") == 5
     assert tally(db, learner, "2026-11") == 15 and tally(db, learner, "2026-11-16") == 10
-    before = {
-        (t.period, t.points) for t in db.scalars(select(PointTally).where(PointTally.points != 0))
+    # every row carries the seat; a day's row (for the daily cap) is on no board
+    seats = {
+        (t.period, t.points, t.listed, t.unit_path)
+        for t in db.scalars(select(PointTally).where(PointTally.points != 0))
     }
+    path = db.get(Unit, learner.unit_id).path
+    assert ("2026-11-16", 10, False, path) in seats and ("all", 15, True, path) in seats
     ledger.rebuild_tallies(db, ["all", "2026-W47", "2026-W48", "2026-11", "2026-11-16"])
     db.expire_all()
     after = {
-        (t.period, t.points) for t in db.scalars(select(PointTally).where(PointTally.points != 0))
+        (t.period, t.points, t.listed, t.unit_path)
+        for t in db.scalars(select(PointTally).where(PointTally.points != 0))
     }
-    assert after == before
+    assert after == seats
     with pytest.raises(ValueError):
         give(db, settings, learner, 1, kind="free_points")
 

@@ -104,7 +104,10 @@ def reseat(session: Session, user_ids: Iterable[int] = (), *, under_path: str = 
         seats = seat_select().where(User.id.in_(chunk)).subquery()
         session.execute(
             update(PointTally)
-            .where(PointTally.user_id == seats.c.user_id)
+            .where(
+                PointTally.user_id == seats.c.user_id,
+                PointTally.period.not_like(periods.DAY_PATTERN),  # days are on no board
+            )
             .values(
                 listed=seats.c.listed,
                 unit_path=seats.c.unit_path,

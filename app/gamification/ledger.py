@@ -213,7 +213,14 @@ def _write(
         connection.execute(
             add_tallies,
             [
-                {"period": k, "user_id": user_id, "points": granted, **before.seat}
+                # a day's tally is for the daily cap only: not listed, not in the board indexes
+                {
+                    "period": k,
+                    "user_id": user_id,
+                    "points": granted,
+                    **before.seat,
+                    **({"listed": False} if periods.is_day(k) else {}),
+                }
                 for k in periods.keys_for_day(day)
             ],
         )
@@ -294,8 +301,13 @@ def rebuild_tallies(session: Session, period_keys: list[str]) -> int:
             sums = sums.where(PointEvent.day >= span.first, PointEvent.day <= span.last)
         totals = sums.subquery()
         seats = seat_select().subquery()
+        listed = literal(False) if periods.is_day(key) else seats.c.listed
         rows = select(
-            literal(key), totals.c.user_id, totals.c.points, *(seats.c[c] for c in SEAT)
+            literal(key),
+            totals.c.user_id,
+            totals.c.points,
+            listed,
+            *(seats.c[c] for c in SEAT[1:]),
         ).join(seats, seats.c.user_id == totals.c.user_id)
         result = session.execute(
             insert(PointTally).from_select(["period", "user_id", "points", *SEAT], rows),

@@ -35,6 +35,14 @@ def keys_for_day(day: date) -> tuple[str, str, str, str]:
     return ALL, week_key(day), month_key(day), day_key(day)
 
 
+def is_day(key: str) -> bool:
+    """A day's tally (kept for the daily cap), which is on no board."""
+    return bool(_DAY.match(key))
+
+
+DAY_PATTERN = "____-__-__"  # the same, as a SQL LIKE pattern
+
+
 def key_for(name: PeriodName, day: date) -> str:
     if name == "all":
         return ALL

@@ -36,6 +36,7 @@ def upgrade() -> None:
         "level = COALESCE((SELECT s.level FROM learner_stats s "
         "  WHERE s.user_id = point_tallies.user_id), 1)"
     )
+    op.execute("UPDATE point_tallies SET listed = false WHERE period LIKE '____-__-__'")  # days
     with op.batch_alter_table('point_tallies', schema=None) as batch_op:
         batch_op.alter_column('listed', server_default=None)
         batch_op.alter_column('unit_path', server_default=None)
