@@ -46,7 +46,7 @@ def cmd_load_demo(args: argparse.Namespace) -> int:
         print("refusing to load demo accounts when ENVIRONMENT=production", file=sys.stderr)
         return 2
     with _session() as session:
-        created = load_demo(session)
+        created = load_demo(session, get_settings())
         session.commit()
     print("demo data loaded" if created else "demo data already present")
     return 0

@@ -1,4 +1,5 @@
-"""A small demo commune with an administrator, a unit admin and a learner (dev only)."""
+"""A small demo commune with an administrator, a unit admin and two learners (dev only):
+one just starting, one who has finished level 1 (points, badges and its certificate)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.service import create_user
+from app.config import Settings
 from app.models import Role, Unit, UnitType, User
 from app.orgs.service import create_unit, ensure_default_groups, get_unit_by_code
 
@@ -13,6 +15,7 @@ DEMO_PASSWORD = "hocAI-moi-ngay"
 DEMO_ADMIN = "admin@demo.binhdanhocai.vn"
 DEMO_UNIT_ADMIN = "quantri.tanhuong@demo.binhdanhocai.vn"
 DEMO_LEARNER = "0912345678"
+DEMO_GRADUATE = "0912345679"
 
 # code, name, type, parent code
 DEMO_UNITS: tuple[tuple[str, str, UnitType, str | None], ...] = (
@@ -28,7 +31,40 @@ DEMO_UNITS: tuple[tuple[str, str, UnitType, str | None], ...] = (
 )
 
 
-def load_demo(session: Session) -> bool:
+def _finish_level_one(session: Session, user: User, settings: Settings) -> None:
+    """Pass level 1's lessons through the real progress path (points, badges, the level's
+    certificate), as a learner who has studied for a while would have."""
+    from app.learning import progress
+    from app.models import Lesson, LessonProgress, SubmissionKind, utcnow
+
+    lessons = session.scalars(
+        select(Lesson.id)
+        .where(Lesson.level_number == 1, Lesson.is_active.is_(True))
+        .order_by(Lesson.position)
+    ).all()
+    for i, lesson_id in enumerate(lessons):
+        now = utcnow()
+        session.add(
+            LessonProgress(
+                user_id=user.id, lesson_id=lesson_id, last_activity_at=now, quiz_passed_at=now
+            )
+        )
+        session.flush()
+        progress.record_grade(
+            session,
+            user_id=user.id,
+            lesson_id=lesson_id,
+            kind=SubmissionKind.challenge,
+            score=78 + (i * 7) % 20,
+            passed=True,
+            submission_id=0,
+            ref=f"demo:{lesson_id}",
+            settings=settings,
+            now=now,
+        )
+
+
+def load_demo(session: Session, settings: Settings | None = None) -> bool:
     """Create the demo data when missing; returns False when it was already there."""
     ensure_default_groups(session)
     if session.scalar(select(User.id).where(User.email == DEMO_ADMIN)) is not None:
@@ -70,6 +106,17 @@ def load_demo(session: Session) -> bool:
         unit_id=units["TN-TANHUONG-TDP1"].id,
         group_id=groups["doanh_nghiep"].id,
     )
+    graduate = create_user(
+        session,
+        full_name="Lê Văn Minh",
+        phone="+84912345679",
+        email=None,
+        password=DEMO_PASSWORD,
+        unit_id=units["TN-TANHUONG-TDP2"].id,
+        group_id=groups["can_bo"].id,
+    )
+    if settings is not None:
+        _finish_level_one(session, graduate, settings)
     return True
 
 
@@ -83,4 +130,6 @@ def demo_info(url: str = "http://127.0.0.1:8000") -> str:
       {DEMO_UNIT_ADMIN}  /  {DEMO_PASSWORD}
   A learner:
       {DEMO_LEARNER}  /  {DEMO_PASSWORD}
+  A learner who finished level 1 (points, badges, a certificate):
+      {DEMO_GRADUATE}  /  {DEMO_PASSWORD}
 """

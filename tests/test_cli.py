@@ -52,7 +52,15 @@ def test_migrate_demo_admin_and_import(cli_database, tmp_path, capsys):
     assert "demo data loaded" in capsys.readouterr().out
     assert main(["load-demo"]) == 0
     assert "already present" in capsys.readouterr().out
-    assert _count(url, select(func.count()).select_from(User)) == 3
+    assert _count(url, select(func.count()).select_from(User)) == 4
+    # the demo graduate finished level 1 through the real path: points and a certificate
+    from app.models import Certificate, CertificateStatus, PointTally
+
+    issued = select(func.count()).where(
+        Certificate.level_number == 1, Certificate.status == CertificateStatus.issued
+    )
+    assert _count(url, issued) == 1
+    assert _count(url, select(func.max(PointTally.points)).where(PointTally.period == "all")) > 0
 
     login = ["--login", "0987 654 321", "--password", "quan-tri-tinh-2025", "--unit-code", "TN"]
     assert main(["create-admin", *login]) == 0
