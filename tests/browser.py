@@ -67,3 +67,12 @@ def phone_browser() -> Iterator[object]:
         finally:
             context.close()
             browser.close()
+
+
+def axe_violations(axe, page) -> list[tuple]:
+    """WCAG 2.1 A/AA violations axe-core finds on the page: (rule, impact, first targets)."""
+    result = axe.run(page, options={"runOnly": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]})
+    return [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in result.response["violations"]
+    ]

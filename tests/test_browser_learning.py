@@ -19,7 +19,7 @@ from app.migrations import upgrade
 from app.models import QuizAttempt, Submission
 from app.orgs.service import ensure_default_groups
 from tests import factories
-from tests.browser import live_server, phone_browser
+from tests.browser import axe_violations, live_server, phone_browser
 from tests.dbutil import scratch_database
 from tests.lessons import right_answers, wrong
 
@@ -212,13 +212,7 @@ def test_pages_are_light_local_and_accessible(site, artifacts):
             page.remove_listener("requestfinished", on_done)
             assert hosts == {base.split("/")[2]}, (path, hosts)
             assert sum(sizes) <= PAGE_BUDGET, (path, sum(sizes), len(sizes))
-            result = axe.run(
-                page, options={"runOnly": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}
-            )
-            violations = [
-                (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-                for v in result.response["violations"]
-            ]
+            violations = axe_violations(axe, page)
             assert violations == [], (path, violations)
 
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.scope import ensure_in_scope, scope_path
@@ -31,8 +31,6 @@ from app.models import (
     CERTIFICATE_STATUS_LABELS,
     Certificate,
     CertificateStatus,
-    Lesson,
-    LessonProgress,
     Level,
     Unit,
     UnitType,
@@ -73,16 +71,9 @@ def criteria_text(rule: dict[str, Any]) -> str:
 
 
 def eligibility(session: Session, user_id: int, level: Level) -> Eligibility:
-    passed, average = session.execute(
-        select(func.count(), func.coalesce(func.avg(LessonProgress.challenge_best), 0))
-        .join(Lesson, Lesson.id == LessonProgress.lesson_id)
-        .where(
-            LessonProgress.user_id == user_id,
-            LessonProgress.completed_at.is_not(None),
-            Lesson.level_number == level.number,
-            Lesson.is_active.is_(True),
-        )
-    ).one()
+    from app.learning.progress import level_standing  # (progress calls into this module)
+
+    passed, average = level_standing(session, user_id, level.number)
     rule = level.certificate
     needed = int(rule.get("lessons_passed", 1))
     min_average = int(rule.get("min_average", 0))

@@ -171,6 +171,22 @@ def _complete_if_earned(
     session.flush()
 
 
+def level_standing(session: Session, user_id: int, level_number: int) -> tuple[int, float]:
+    """How many of a level's (active) lessons the learner has completed, and the average of
+    their best challenge grades on them."""
+    done, average = session.execute(
+        select(func.count(), func.coalesce(func.avg(LessonProgress.challenge_best), 0))
+        .join(Lesson, Lesson.id == LessonProgress.lesson_id)
+        .where(
+            LessonProgress.user_id == user_id,
+            LessonProgress.completed_at.is_not(None),
+            Lesson.level_number == level_number,
+            Lesson.is_active.is_(True),
+        )
+    ).one()
+    return int(done), float(average)
+
+
 def _complete_level_if_earned(
     session: Session, *, user_id: int, lesson_id: str, settings: Settings, now: datetime
 ) -> None:
@@ -191,20 +207,7 @@ def _complete_level_if_earned(
         )
         or 0
     )
-    done = (
-        session.scalar(
-            select(func.count())
-            .select_from(LessonProgress)
-            .join(Lesson, Lesson.id == LessonProgress.lesson_id)
-            .where(
-                LessonProgress.user_id == user_id,
-                LessonProgress.completed_at.is_not(None),
-                Lesson.level_number == level.number,
-                Lesson.is_active.is_(True),
-            )
-        )
-        or 0
-    )
+    done, _average = level_standing(session, user_id, level.number)
     needed = min(int(level.certificate.get("lessons_passed", total)), total)
     if total == 0 or done < needed:
         return
