@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 from app.models import (
     AuditLog,
     AuthSession,
+    Certificate,
+    CertificateStatus,
     ImportJob,
     LearnerGroup,
     LevelUnlock,
@@ -43,6 +45,8 @@ class World:
     inside: User
     outside: User
     admin_job: ImportJob  # an import an admin made for the whole province
+    outside_pending: str = ""  # certificates of the outside learner: one waiting
+    outside_issued: str = ""  # ... and one issued
 
 
 def snapshot(db: Session) -> dict[str, list[tuple]]:
@@ -78,6 +82,10 @@ def snapshot(db: Session) -> dict[str, list[tuple]]:
         ],
         "imports": [(j.id, j.status) for j in db.scalars(select(ImportJob).order_by(ImportJob.id))],
         "unlocks": [(u.user_id, u.level_number) for u in db.scalars(select(LevelUnlock))],
+        "certificates": [
+            (c.id, c.status, c.holder_name, c.revoke_reason)
+            for c in db.scalars(select(Certificate).order_by(Certificate.id))
+        ],
     }
 
 
@@ -384,6 +392,54 @@ def page_import_submit(w: World) -> None:
     assert "ngoài phạm vi" in res.text
 
 
+def api_list_certificates(w: World) -> None:
+    res = w.client.get("/api/v1/admin/certificates?status=all", headers=w.headers)
+    assert res.status_code == 200
+    serials = {c["serial"] for c in res.json()}
+    assert not serials & {w.outside_pending, w.outside_issued}
+    res = w.client.get(f"/api/v1/admin/certificates?unit_id={w.tree.village.id}", headers=w.headers)
+    assert res.status_code == 403
+
+
+def api_approve_certificate(w: World) -> None:
+    res = w.client.post(
+        f"/api/v1/admin/certificates/{w.outside_pending}/approve", headers=w.headers
+    )
+    assert res.status_code == 404
+
+
+def api_approve_unit_certificates(w: World) -> None:
+    res = w.client.post(
+        f"/api/v1/admin/units/{w.tree.village.id}/certificates/approve", headers=w.headers
+    )
+    assert res.status_code == 403
+
+
+def api_revoke_certificate(w: World) -> None:
+    res = w.client.post(
+        f"/api/v1/admin/certificates/{w.outside_issued}/revoke",
+        headers=w.headers,
+        json={"reason": "Thu hồi thử từ ngoài phạm vi."},
+    )
+    assert res.status_code == 404
+
+
+def api_reissue_certificate(w: World) -> None:
+    res = w.client.post(
+        f"/api/v1/admin/certificates/{w.outside_issued}/reissue",
+        headers=w.headers,
+        json={"full_name": "Tên Khác Hẳn"},
+    )
+    assert res.status_code == 404
+
+
+def api_unit_certificates_zip(w: World) -> None:
+    res = w.client.get(
+        f"/api/v1/admin/units/{w.tree.village.id}/certificates.zip", headers=w.headers
+    )
+    assert res.status_code == 403
+
+
 CASES: dict[tuple[str, str], Callable[[World], None]] = {
     ("GET", "/api/v1/admin/users"): api_list_users,
     ("POST", "/api/v1/admin/users"): api_create_user,
@@ -421,6 +477,12 @@ CASES: dict[tuple[str, str], Callable[[World], None]] = {
     ("GET", "/admin/imports"): page_imports,
     ("GET", "/admin/imports/template/{kind}"): page_import_template,
     ("POST", "/admin/imports"): page_import_submit,
+    ("GET", "/api/v1/admin/certificates"): api_list_certificates,
+    ("POST", "/api/v1/admin/certificates/{serial}/approve"): api_approve_certificate,
+    ("POST", "/api/v1/admin/units/{unit_id}/certificates/approve"): api_approve_unit_certificates,
+    ("POST", "/api/v1/admin/certificates/{serial}/revoke"): api_revoke_certificate,
+    ("POST", "/api/v1/admin/certificates/{serial}/reissue"): api_reissue_certificate,
+    ("GET", "/api/v1/admin/units/{unit_id}/certificates.zip"): api_unit_certificates_zip,
 }
 
 # Cases whose refused attempts are recorded (an import's row report is kept, and audited).
@@ -443,8 +505,31 @@ def test_every_admin_route_has_a_case(app):
     assert set(CASES) - routes == set(), "cases for routes that no longer exist"
 
 
+def outside_certificate(db: Session, user: User, unit: Unit, level: int, status) -> str:
+    from app.certificates.service import new_serial
+    from app.models import utcnow
+
+    cert = Certificate(
+        serial=new_serial(level, 2026),
+        user_id=user.id,
+        level_number=level,
+        status=status,
+        holder_name=user.full_name,
+        unit_id=unit.id,
+        unit_path=unit.path,
+        lessons_passed=2,
+        average=80.0,
+        eligible_at=utcnow(),
+        issued_at=utcnow() if status == CertificateStatus.issued else None,
+        credential_jwt="not.a.jwt" if status == CertificateStatus.issued else None,
+    )
+    db.add(cert)
+    db.flush()
+    return cert.serial
+
+
 @pytest.fixture
-def world(client, db, tree) -> World:
+def world(client, db, tree, lessons) -> World:
     from app.orgs.imports import import_units
 
     admin = make_user(db, tree.province, role=Role.admin)
@@ -464,7 +549,9 @@ def world(client, db, tree) -> World:
     db.flush()
     headers = login(client, unit_admin)
     assert page_login(client, unit_admin).status_code == 303
-    return World(client, db, tree, headers, unit_admin, inside, outside, job)
+    pending = outside_certificate(db, outside, tree.commune, 2, CertificateStatus.pending)
+    issued = outside_certificate(db, outside, tree.commune, 1, CertificateStatus.issued)
+    return World(client, db, tree, headers, unit_admin, inside, outside, job, pending, issued)
 
 
 @pytest.mark.parametrize("key", sorted(CASES), ids=lambda k: f"{k[0]} {k[1]}")
