@@ -109,6 +109,7 @@ class Settings(BaseSettings):
     # Certificates: levels whose certificates wait for a unit admin's approval ("" = none),
     # years a certificate stays valid (0 = no expiry), and the authority's title line
     # printed on them ("" = from the issuing unit, e.g. "ỦY BAN NHÂN DÂN XÃ TÂN PHÚ")
+    final_test_attempts_per_day: int = Field(default=2, ge=1, le=20)
     certificate_approval_levels: str = Field(default="4,5", pattern=r"^([1-5](,[1-5])*)?$")
     certificate_valid_years: int = Field(default=0, ge=0, le=50)
     certificate_authority: str = Field(default="", max_length=120)

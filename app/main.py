@@ -29,6 +29,7 @@ from app.gamification import router as gamification_router
 from app.gamification.redis_boards import session_info
 from app.gamification.service import store_for
 from app.grading.engine import GradingEngine
+from app.learning import final_test_pages
 from app.learning import pages as learning_pages
 from app.learning import router as learning_router
 from app.orgs import router as orgs_router
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         learning_pages.router,
         gamification_pages.router,
         certificates_pages.router,
+        final_test_pages.router,
         auth_pages.router,
         admin_pages.router,
     ):

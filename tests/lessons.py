@@ -16,13 +16,19 @@ GOOD_TEXT = (
 
 def right_answers(db: Session, attempt_id: int) -> dict:
     """What a learner who knows the lesson answers, in the attempt's display positions."""
-    from app.learning.quiz import check_answers
+    from app.learning.quiz import drawn_of
     from app.models import LessonVersion
 
     attempt = db.get(QuizAttempt, attempt_id)
     version = db.get(LessonVersion, attempt.lesson_version_id)
-    dummy = {item["id"]: None for item in attempt.questions}
-    return {q.id: q.right for q in check_answers(attempt, version, dummy)}
+    return right_of(drawn_of(attempt, version))
+
+
+def right_of(drawn) -> dict:
+    """The right answers of drawn questions (lesson quiz or final test), by their keys."""
+    from app.learning.quiz import check
+
+    return {q.id: q.right for q in check(drawn, {d.key: None for d in drawn})}
 
 
 def wrong(answer):

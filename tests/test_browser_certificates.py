@@ -78,6 +78,7 @@ def world(tmp_path_factory, settings):
                     session, tree.hamlet, name="Trần Văn Thu Hồi", phone="+84912000402"
                 )
                 complete_level(session, live, me, 1, 88)
+                complete_level(session, live, me, 5, 85)  # level 5 then asks for its final test
                 complete_level(session, live, other, 1, 80)
                 revoked = service.live_certificate(session, other.id, 1)
                 revoked.status = service.CertificateStatus.revoked
@@ -137,7 +138,13 @@ def test_accessible_and_inside_the_screen_at_200_percent(world, artifacts):
     with phone_browser() as context:
         page = context.new_page()
         sign_in(page, base, info["me"])
-        for path in ("/certificates", f"/verify/{info['serial']}", f"/verify/{info['revoked']}"):
+        paths = (
+            "/certificates",
+            "/levels/5/final-test",
+            f"/verify/{info['serial']}",
+            f"/verify/{info['revoked']}",
+        )
+        for path in paths:
             page.goto(base + path, wait_until="networkidle")
             violations = axe_violations(axe, page)
             assert violations == [], (path, violations)
@@ -145,3 +152,6 @@ def test_accessible_and_inside_the_screen_at_200_percent(world, artifacts):
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, (path, width, page.evaluate(WIDE))
         shot(page, artifacts, "revoked-200-percent")
+        page.goto(base + "/levels/5/final-test")
+        assert page.locator("fieldset.question").count() == 15
+        shot(page, artifacts, "final-test")

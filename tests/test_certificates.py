@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jose import jwt
 from jsonschema import Draft201909Validator, FormatChecker
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.certificates import keys, service
 from app.learning import progress
@@ -111,12 +111,106 @@ def test_the_certificate_comes_when_the_rule_is_met_and_not_before(db, settings,
     assert len(service.mine(db, learner.id)) == 1
 
 
-def test_a_level_with_a_final_test_is_not_issued_without_it(db, settings, learner):
-    from app.models import Level
+def final_test_attempt(db, attempt_id):
+    from app.learning import final_test
+    from app.models import FinalTestAttempt
 
-    level2 = db.get(Level, 2)
-    found = service.eligibility(db, learner.id, level2)
-    assert "Bài kiểm tra cuối bậc chưa mở trên nền tảng." in found.missing
+    return final_test.drawn_of(db, db.get(FinalTestAttempt, attempt_id))
+
+
+def test_a_level_with_a_final_test_needs_it_passed(db, settings, learner, client):
+    """Level 2 of the fixture curriculum: 1 lesson, average 75, and a final test of 6
+    questions drawn from the level's quizzes, 70% to pass, 2 sittings a day."""
+    from app.models import FinalTestAttempt, Level
+
+    headers = login(client, learner)
+    early = client.get("/api/v1/levels/2/final-test", headers=headers)
+    assert early.status_code == 409 and "hoàn thành đủ 1 bài học" in early.json()["detail"]
+    pass_lesson(db, settings, learner, "b2-01-anh-dau-tien", 90)
+    assert service.live_certificate(db, learner.id, 2) is None  # the test is still to pass
+    missing = service.eligibility(db, learner.id, db.get(Level, 2)).missing
+    assert missing == ["Cần vượt qua bài kiểm tra cuối bậc (đạt từ 70% số câu)."]
+    sitting = client.get("/api/v1/levels/2/final-test", headers=headers)
+    assert sitting.status_code == 200, sitting.text
+    body = sitting.json()
+    assert (body["minutes"], body["pass_mark"], len(body["questions"])) == (15, 70, 6)
+    assert all(q["id"].startswith("b2-01-anh-dau-tien:") for q in body["questions"])
+    assert "right" not in json.dumps(body) and "correct" not in json.dumps(body)
+    again = client.get("/api/v1/levels/2/final-test", headers=headers).json()
+    assert again["attempt_id"] == body["attempt_id"]  # the running sitting, not a new draw
+    from tests.lessons import right_of, wrong
+
+    right = right_of(final_test_attempt(db, body["attempt_id"]))
+    half = client.post(
+        "/api/v1/levels/2/final-test",
+        headers=headers,
+        json={"attempt_id": body["attempt_id"], "answers": dict(list(right.items())[:1])},
+    )
+    assert half.status_code == 422 and "chưa trả lời" in half.json()["detail"]
+    failing = {k: (wrong(v) if i < 3 else v) for i, (k, v) in enumerate(right.items())}
+    res = client.post(
+        "/api/v1/levels/2/final-test",
+        headers=headers,
+        json={"attempt_id": body["attempt_id"], "answers": failing},
+    )
+    assert res.status_code == 200, res.text
+    assert (res.json()["percent"], res.json()["passed"], res.json()["certificate"]) == (
+        50,
+        False,
+        None,
+    )
+    replay = client.post(
+        "/api/v1/levels/2/final-test",
+        headers=headers,
+        json={"attempt_id": body["attempt_id"], "answers": right},
+    )
+    assert replay.status_code == 409  # a sitting is answered once
+    second = client.get("/api/v1/levels/2/final-test", headers=headers).json()
+    answers = right_of(final_test_attempt(db, second["attempt_id"]))
+    res = client.post(
+        "/api/v1/levels/2/final-test",
+        headers=headers,
+        json={"attempt_id": second["attempt_id"], "answers": answers},
+    )
+    assert res.json()["passed"] is True and res.json()["certificate"]
+    cert = service.live_certificate(db, learner.id, 2)
+    assert cert.serial == res.json()["certificate"] and cert.status == CertificateStatus.issued
+    done = client.get("/api/v1/levels/2/final-test", headers=headers)
+    assert done.status_code == 409 and "đã vượt qua" in done.json()["detail"]
+    assert db.scalar(select(func.count()).select_from(FinalTestAttempt)) == 2
+
+
+def test_final_test_time_limit_and_daily_sittings(db, settings, learner, client):
+    from app.models import FinalTestAttempt
+
+    headers = login(client, learner)
+    pass_lesson(db, settings, learner, "b2-01-anh-dau-tien", 90)
+    first = client.get("/api/v1/levels/2/final-test", headers=headers).json()
+    attempt = db.get(FinalTestAttempt, first["attempt_id"])
+    attempt.deadline_at = utcnow() - timedelta(minutes=5)  # the learner walked away
+    db.flush()
+    from tests.lessons import right_of
+
+    answers = right_of(final_test_attempt(db, first["attempt_id"]))
+    late = client.post(
+        "/api/v1/levels/2/final-test",
+        headers=headers,
+        json={"attempt_id": first["attempt_id"], "answers": answers},
+    )
+    assert late.status_code == 200 and late.json()["late"] is True
+    assert late.json()["passed"] is False  # right answers after the time do not count
+    second = client.get("/api/v1/levels/2/final-test", headers=headers)
+    assert second.status_code == 200 and second.json()["attempt_id"] != first["attempt_id"]
+    client.post(
+        "/api/v1/levels/2/final-test",
+        headers=headers,
+        json={"attempt_id": second.json()["attempt_id"], "answers": {}},
+    )
+    db.get(FinalTestAttempt, second.json()["attempt_id"]).submitted_at = utcnow()
+    db.flush()
+    third = client.get("/api/v1/levels/2/final-test", headers=headers)
+    assert third.status_code == 429 and "ngày mai" in third.json()["detail"]
+    assert client.get("/api/v1/levels/1/final-test", headers=headers).status_code == 404
 
 
 def test_the_issuing_unit_is_the_nearest_commune_ward_or_agency(db, tree, certified):
@@ -392,3 +486,38 @@ def test_verification_is_rate_limited(client, certified):
         assert client.get(f"/api/v1/certificates/{certified.serial}/status").status_code == 200
     res = client.get(f"/api/v1/certificates/{certified.serial}/status")
     assert res.status_code == 429 and "Retry-After" in res.headers
+
+
+def test_the_final_test_as_plain_pages(db, settings, learner, client):
+    from tests.factories import form_post
+    from tests.lessons import right_of
+
+    page_login(client, learner)
+    blocked = client.get("/levels/2/final-test")
+    assert blocked.status_code == 409 and "hoàn thành đủ 1 bài học" in blocked.text
+    assert client.get("/levels/1/final-test").status_code == 404  # level 1 has none
+    pass_lesson(db, settings, learner, "b2-01-anh-dau-tien", 90)
+    mine = client.get("/certificates")
+    assert 'href="/levels/2/final-test"' in mine.text
+    page = client.get("/levels/2/final-test")
+    assert page.status_code == 200 and page.text.count('<fieldset class="question"') == 6
+    attempt_id = int(page.text.split('name="attempt_id" value="')[1].split('"')[0])
+    right = right_of(final_test_attempt(db, attempt_id))
+    missing = form_post(client, "/levels/2/final-test", {"attempt_id": str(attempt_id)})
+    assert missing.status_code == 422 and "chưa trả lời" in missing.text
+    assert missing.text.count('<fieldset class="question"') == 6  # the same sitting again
+    data: dict = {"attempt_id": str(attempt_id)}
+    for key, value in right.items():
+        if isinstance(value, bool):
+            data[f"a_{key}"] = "true" if value else "false"
+        elif isinstance(value, list):
+            data[f"m_{key}"] = "1"
+            data[f"a_{key}"] = [str(v) for v in value]
+        else:
+            data[f"a_{key}"] = str(value)
+    done = form_post(client, "/levels/2/final-test", data, follow_redirects=False)
+    assert done.status_code == 303
+    result = client.get(done.headers["location"])
+    assert "Bạn đã vượt qua bài kiểm tra cuối bậc!" in result.text
+    assert 'href="/certificates"' in result.text
+    assert service.live_certificate(db, learner.id, 2).status == CertificateStatus.issued

@@ -32,10 +32,13 @@ def my_certificates(
     levels = session.scalars(
         select(Level).where(Level.is_active.is_(True)).order_by(Level.number)
     ).all()
-    ahead = [level for level in levels if level.number not in held]
-    next_steps = (
-        [(ahead[0], service.eligibility(session, principal.user.id, ahead[0]))] if ahead else []
-    )
+    ahead = [
+        (level, service.eligibility(session, principal.user.id, level))
+        for level in levels
+        if level.number not in held
+    ]
+    # the levels under way, or else the next one
+    next_steps = [(lv, e) for lv, e in ahead if e.lessons_passed > 0] or ahead[:1]
     return render(
         request,
         "certificates/mine.html",

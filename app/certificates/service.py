@@ -71,7 +71,8 @@ def criteria_text(rule: dict[str, Any]) -> str:
 
 
 def eligibility(session: Session, user_id: int, level: Level) -> Eligibility:
-    from app.learning.progress import level_standing  # (progress calls into this module)
+    from app.learning import final_test  # (progress and the final test call this module)
+    from app.learning.progress import level_standing
 
     passed, average = level_standing(session, user_id, level.number)
     rule = level.certificate
@@ -85,8 +86,9 @@ def eligibility(session: Session, user_id: int, level: Level) -> Eligibility:
             f"Điểm trung bình thử thách {float(average):.0f}/100, cần từ {min_average} trở lên: "
             "làm lại thử thách của các bài để nâng điểm."
         )
-    if rule.get("final_test"):
-        missing.append("Bài kiểm tra cuối bậc chưa mở trên nền tảng.")
+    test = final_test.rule_of(level)
+    if test is not None and not final_test.passed(session, user_id, level.number):
+        missing.append(f"Cần vượt qua bài kiểm tra cuối bậc (đạt từ {test.pass_mark}% số câu).")
     return Eligibility(
         not missing, int(passed), needed, round(float(average), 1), min_average, missing
     )

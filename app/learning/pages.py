@@ -5,7 +5,7 @@ the quiz and the submissions are plain form posts; `static/js/app.js` makes them
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, Response
@@ -201,6 +201,28 @@ def lesson_page(
     return _lesson_page(request, session, settings, principal, lesson_id, quiz_result=result)
 
 
+def form_answers(form: Any) -> dict[str, object]:
+    """Quiz answers from a plain form: a_<question id> fields hold the chosen positions
+    (several for a multiple-answer question, marked by m_<question id>), or true/false."""
+    answers: dict[str, object] = {}
+    for key in form:
+        if not key.startswith("a_"):
+            continue
+        parsed: list[object] = []
+        for value in (str(v) for v in form.getlist(key)):
+            if value in ("true", "false"):
+                parsed.append(value == "true")
+            elif value.isdigit():
+                parsed.append(int(value))
+            else:
+                parsed.append(value)
+        answers[key[2:]] = parsed if form.get(f"m_{key[2:]}") else parsed[0]
+    for key in form:
+        if key.startswith("m_") and key[2:] not in answers:
+            answers[key[2:]] = []
+    return answers
+
+
 @router.post("/lessons/{lesson_id}/quiz", dependencies=[CsrfProtected])
 async def quiz_submit(
     request: Request,
@@ -209,29 +231,12 @@ async def quiz_submit(
     session: SessionDep,
     settings: SettingsDep,
 ) -> Response:
-    """The quiz form without JavaScript: a_<question id> fields hold the chosen positions
-    (several for a multiple-answer question), or true/false."""
+    """The quiz form without JavaScript (see form_answers)."""
     form = await request.form()
     raw_attempt = str(form.get("attempt_id", ""))
 
     def work() -> Response:
-        answers: dict[str, object] = {}
-        for key in form:
-            if not key.startswith("a_"):
-                continue
-            values = [str(v) for v in form.getlist(key)]
-            parsed: list[object] = []
-            for value in values:
-                if value in ("true", "false"):
-                    parsed.append(value == "true")
-                elif value.isdigit():
-                    parsed.append(int(value))
-                else:
-                    parsed.append(value)
-            answers[key[2:]] = parsed if form.get(f"m_{key[2:]}") else parsed[0]
-        for key in form:
-            if key.startswith("m_") and key[2:] not in answers:
-                answers[key[2:]] = []
+        answers = form_answers(form)
         try:
             with savepoint(session):
                 result = quiz.answer_attempt(

@@ -51,18 +51,47 @@ class QuizResult:
     lesson_completed: bool
 
 
+@dataclass(frozen=True)
+class Drawn:
+    """One question of an attempt: its key there, the question, the options' display order
+    (None for true/false). The lesson quiz and the level's final test share these."""
+
+    key: str
+    question: dict[str, Any]
+    order: list[int] | None
+
+
 def _pool(version: LessonVersion) -> dict[str, dict[str, Any]]:
     return {q["id"]: q for q in version.content["quiz"]["questions"]}
 
 
-def shown_questions(attempt: QuizAttempt, version: LessonVersion) -> list[ShownQuestion]:
-    pool = _pool(version)
+def draw(questions: list[dict[str, Any]], n: int) -> list[tuple[dict[str, Any], list[int] | None]]:
+    """n questions at random, each with its options in a random display order."""
     out = []
-    for item in attempt.questions:
-        question = pool[item["id"]]
-        options = [question["options"][i]["text"] for i in item["order"] or []]
-        out.append(ShownQuestion(question["id"], question["kind"], question["text"], options))
+    for question in _rng.sample(questions, n):
+        order = None
+        if question["kind"] != "true_false":
+            order = list(range(len(question["options"])))
+            _rng.shuffle(order)
+        out.append((question, order))
     return out
+
+
+def drawn_of(attempt: QuizAttempt, version: LessonVersion) -> list[Drawn]:
+    pool = _pool(version)
+    return [Drawn(item["id"], pool[item["id"]], item["order"]) for item in attempt.questions]
+
+
+def shown(drawn: list[Drawn]) -> list[ShownQuestion]:
+    out = []
+    for d in drawn:
+        options = [d.question["options"][i]["text"] for i in d.order or []]
+        out.append(ShownQuestion(d.key, d.question["kind"], d.question["text"], options))
+    return out
+
+
+def shown_questions(attempt: QuizAttempt, version: LessonVersion) -> list[ShownQuestion]:
+    return shown(drawn_of(attempt, version))
 
 
 def open_attempt(
@@ -100,14 +129,9 @@ def open_attempt(
             code="quiz_limit",
         )
     quiz = version.content["quiz"]
-    drawn = _rng.sample(quiz["questions"], quiz["draw"])
-    questions = []
-    for question in drawn:
-        order = None
-        if question["kind"] != "true_false":
-            order = list(range(len(question["options"])))
-            _rng.shuffle(order)
-        questions.append({"id": question["id"], "order": order})
+    questions = [
+        {"id": q["id"], "order": order} for q, order in draw(quiz["questions"], quiz["draw"])
+    ]
     attempt = QuizAttempt(
         user_id=user_id,
         lesson_id=lesson.id,
@@ -164,28 +188,10 @@ def answer_attempt(
         )
     version = session.get(LessonVersion, attempt.lesson_version_id)
     assert version is not None
-    pool = _pool(version)
-    expected = [item["id"] for item in attempt.questions]
-    unknown = sorted(set(answers) - set(expected))
-    if unknown:
-        raise Invalid(f"Câu hỏi không có trong lần làm bài này: {', '.join(unknown)}.")
-    problems: list[dict[str, str]] = []
-    given: dict[str, Answer] = {}
-    for n, item in enumerate(attempt.questions, 1):
-        question = pool[item["id"]]
-        if item["id"] not in answers:
-            problems.append({"question": item["id"], "message": f"Câu {n}: chưa trả lời."})
-            continue
-        try:
-            given[item["id"]] = _parse(
-                question["kind"], answers[item["id"]], len(question.get("options") or [])
-            )
-        except ValueError as exc:
-            problems.append({"question": item["id"], "message": f"Câu {n}: {exc}."})
-    if problems:
-        raise Invalid(problems[0]["message"], code="bad_answers", extra={"problems": problems})
+    drawn = drawn_of(attempt, version)
+    given = parse_answers(drawn, answers)
 
-    checked = check_answers(attempt, version, given)
+    checked = check(drawn, given)
     correct = sum(q.correct for q in checked)
     pass_mark = int(version.content["quiz"]["pass_mark"])
     attempt.answers = {k: v for k, v in given.items()}
@@ -198,30 +204,50 @@ def answer_attempt(
     return QuizResult(attempt, checked, pass_mark, row.completed_at is not None)
 
 
-def check_answers(
-    attempt: QuizAttempt, version: LessonVersion, given: dict[str, Any]
-) -> list[CheckedQuestion]:
-    pool = _pool(version)
+def parse_answers(drawn: list[Drawn], answers: dict[str, Any]) -> dict[str, Answer]:
+    """Every question answered, each in its question's shape; else Invalid (Vietnamese),
+    with one problem per question."""
+    unknown = sorted(set(answers) - {d.key for d in drawn})
+    if unknown:
+        raise Invalid(f"Câu hỏi không có trong lần làm bài này: {', '.join(unknown)}.")
+    problems: list[dict[str, str]] = []
+    given: dict[str, Answer] = {}
+    for n, d in enumerate(drawn, 1):
+        if d.key not in answers:
+            problems.append({"question": d.key, "message": f"Câu {n}: chưa trả lời."})
+            continue
+        try:
+            given[d.key] = _parse(
+                d.question["kind"], answers[d.key], len(d.question.get("options") or [])
+            )
+        except ValueError as exc:
+            problems.append({"question": d.key, "message": f"Câu {n}: {exc}."})
+    if problems:
+        raise Invalid(problems[0]["message"], code="bad_answers", extra={"problems": problems})
+    return given
+
+
+def check(drawn: list[Drawn], given: dict[str, Any]) -> list[CheckedQuestion]:
     checked = []
-    for item in attempt.questions:
-        question = pool[item["id"]]
+    for d in drawn:
+        question = d.question
         if question["kind"] == "true_false":
             right: Answer = bool(question["answer"])
             options: list[str] = []
         else:
-            order = item["order"]
+            order = d.order or []
             positions = [p for p, o in enumerate(order) if question["options"][o]["correct"]]
             right = positions[0] if question["kind"] == "single" else positions
             options = [question["options"][i]["text"] for i in order]
         checked.append(
             CheckedQuestion(
-                id=question["id"],
+                id=d.key,
                 kind=question["kind"],
                 text=question["text"],
                 options=options,
-                given=given[item["id"]],
+                given=given[d.key],
                 right=right,
-                correct=given[item["id"]] == right,
+                correct=given[d.key] == right,
                 explanation=question["explanation"],
             )
         )
@@ -238,7 +264,7 @@ def result_of(session: Session, *, user_id: int, attempt_id: int) -> QuizResult:
     row = session.get(LessonProgress, (user_id, attempt.lesson_id))
     return QuizResult(
         attempt,
-        check_answers(attempt, version, attempt.answers),
+        check(drawn_of(attempt, version), attempt.answers),
         int(version.content["quiz"]["pass_mark"]),
         row is not None and row.completed_at is not None,
     )

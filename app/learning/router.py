@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, File, Form, Path, Request, UploadFile, status
 from starlette.concurrency import run_in_threadpool
@@ -12,9 +12,12 @@ from app.core.errors import Invalid
 from app.db import SessionDep
 from app.gamification.service import BoardsDep
 from app.grading.kick import grade_after_commit
-from app.learning import activity, path, quiz, service, submissions
+from app.learning import activity, final_test, path, quiz, service, submissions
 from app.learning.schemas import (
     CheckedQuestionOut,
+    FinalTestAnswersIn,
+    FinalTestOut,
+    FinalTestResultOut,
     HeartbeatIn,
     HeartbeatOut,
     ProgressOut,
@@ -30,6 +33,7 @@ from app.models import LessonVersion, SubmissionKind, utcnow
 
 router = APIRouter(tags=["learning"])
 LessonId = Annotated[str, Path(max_length=80, pattern=r"^[a-z0-9-]+$")]
+LevelNumber = Annotated[int, Path(ge=1, le=5)]
 
 
 def quiz_result_out(result: quiz.QuizResult) -> QuizResultOut:
@@ -97,6 +101,71 @@ def answer_quiz(
         lesson_id=lesson_id,
     )
     return quiz_result_out(result)
+
+
+def final_test_result_out(session: Any, result: final_test.FinalTestResult) -> FinalTestResultOut:
+    from app.certificates.service import live_certificate
+
+    a = result.attempt
+    held = live_certificate(session, a.user_id, a.level_number)
+    return FinalTestResultOut(
+        attempt_id=a.id,
+        correct=a.correct or 0,
+        total=len(a.questions),
+        percent=a.percent or 0,
+        passed=bool(a.passed),
+        pass_mark=result.pass_mark,
+        late=result.late,
+        certificate=held.serial if held else None,
+        questions=[CheckedQuestionOut(**q.__dict__) for q in result.questions],
+    )
+
+
+@router.get("/levels/{level_number}/final-test", response_model=FinalTestOut)
+def open_final_test(
+    level_number: LevelNumber, principal: SignedIn, session: SessionDep, settings: SettingsDep
+) -> FinalTestOut:
+    """The learner's running sitting of the level's final test, or a new draw (once the
+    level's lessons are done). Options are in display order; no answer is included."""
+    attempt, rule = final_test.open_attempt(
+        session,
+        user_id=principal.user.id,
+        level_number=level_number,
+        settings=settings,
+        now=utcnow(),
+    )
+    return FinalTestOut(
+        attempt_id=attempt.id,
+        level=level_number,
+        pass_mark=rule.pass_mark,
+        minutes=rule.minutes,
+        deadline_at=attempt.deadline_at,
+        questions=[
+            QuizQuestionOut(**q.__dict__) for q in quiz.shown(final_test.drawn_of(session, attempt))
+        ],
+    )
+
+
+@router.post("/levels/{level_number}/final-test", response_model=FinalTestResultOut)
+def answer_final_test(
+    level_number: LevelNumber,
+    body: FinalTestAnswersIn,
+    principal: SignedIn,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> FinalTestResultOut:
+    """Answers in, as for a lesson's quiz (keys are the question ids shown); the score, the
+    right answers and, when passed, the level's certificate out."""
+    result = final_test.answer(
+        session,
+        user_id=principal.user.id,
+        level_number=level_number,
+        attempt_id=body.attempt_id,
+        answers=body.answers,
+        settings=settings,
+        now=utcnow(),
+    )
+    return final_test_result_out(session, result)
 
 
 @router.post(

@@ -109,6 +109,22 @@ class QuizAnswersIn(BaseModel):
     )
 
 
+class FinalTestOut(BaseModel):
+    attempt_id: int
+    level: int
+    pass_mark: int
+    minutes: int
+    deadline_at: datetime
+    questions: list[QuizQuestionOut]
+
+
+class FinalTestAnswersIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    attempt_id: int
+    answers: dict[str, Any] = Field(max_length=40, description="As for a lesson's quiz")
+
+
 class CheckedQuestionOut(BaseModel):
     id: str
     kind: str
@@ -224,3 +240,15 @@ def submission_out(submission: Submission, version: LessonVersion) -> Submission
         graded_at=submission.graded_at,
         provisional=submission.provisional,
     )
+
+
+class FinalTestResultOut(BaseModel):
+    attempt_id: int
+    correct: int
+    total: int
+    percent: int
+    passed: bool
+    pass_mark: int
+    late: bool = Field(description="Sent after the time limit: not counted")
+    certificate: str | None = Field(description="The level's certificate serial, when held")
+    questions: list[CheckedQuestionOut]

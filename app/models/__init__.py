@@ -21,6 +21,7 @@ from app.models.gamification import (
 from app.models.grading import GradeRecord
 from app.models.imports import ImportJob, ImportKind, ImportStatus
 from app.models.learning import (
+    FinalTestAttempt,
     LessonProgress,
     LevelUnlock,
     QuizAttempt,
@@ -41,6 +42,7 @@ __all__ = [
     "Base",
     "Certificate",
     "CertificateStatus",
+    "FinalTestAttempt",
     "GradeRecord",
     "ImportJob",
     "ImportKind",

@@ -152,3 +152,24 @@ class LevelUnlock(TimestampMixin, Base):
         ForeignKey("levels.number", ondelete="RESTRICT"), primary_key=True
     )
     unlocked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class FinalTestAttempt(IdMixin, TimestampMixin, Base):
+    """One sitting of a level's final test: questions drawn from the quizzes of the level's
+    lessons, answered once before `deadline_at`."""
+
+    __tablename__ = "final_test_attempts"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    level_number: Mapped[int] = mapped_column(ForeignKey("levels.number", ondelete="RESTRICT"))
+    day: Mapped[date] = mapped_column()
+    # [{"key": "b1-01:q3", "version_id": 12, "id": "q3", "order": [2, 0, 1]}]
+    questions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    deadline_at: Mapped[datetime] = mapped_column()
+    answers: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    correct: Mapped[int | None] = mapped_column()
+    percent: Mapped[int | None] = mapped_column()
+    passed: Mapped[bool | None] = mapped_column()
+    submitted_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (Index("ix_final_test_attempts_user_level", "user_id", "level_number"),)

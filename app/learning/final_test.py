@@ -1,0 +1,198 @@
+"""A level's final test (the optional part of its certificate rule): questions drawn from
+the quizzes of the level's lessons, a time limit, checked on the server. It opens once
+the level's lessons are done; passing it lets the level's certificate be issued."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.core.clock import local_day
+from app.core.errors import Conflict, NotFound, TooManyRequests
+from app.learning import quiz
+from app.learning.progress import level_standing
+from app.models import FinalTestAttempt, Lesson, LessonVersion, Level
+
+GRACE = timedelta(seconds=60)  # a slow connection's last answers still count
+
+
+@dataclass(frozen=True)
+class Rule:
+    questions: int
+    pass_mark: int
+    minutes: int
+
+
+@dataclass(frozen=True)
+class FinalTestResult:
+    attempt: FinalTestAttempt
+    questions: list[quiz.CheckedQuestion]
+    pass_mark: int
+    late: bool
+
+
+def rule_of(level: Level) -> Rule | None:
+    test = level.certificate.get("final_test")
+    if not test:
+        return None
+    return Rule(int(test["questions"]), int(test["pass_mark"]), int(test.get("minutes", 15)))
+
+
+def passed(session: Session, user_id: int, level_number: int) -> bool:
+    return bool(
+        session.scalar(
+            select(func.count()).where(
+                FinalTestAttempt.user_id == user_id,
+                FinalTestAttempt.level_number == level_number,
+                FinalTestAttempt.passed.is_(True),
+            )
+        )
+    )
+
+
+def _level(session: Session, level_number: int) -> tuple[Level, Rule]:
+    level = session.get(Level, level_number)
+    if level is None or not level.is_active:
+        raise NotFound("Không tìm thấy bậc học này.")
+    rule = rule_of(level)
+    if rule is None:
+        raise NotFound(f"Bậc {level_number} không có bài kiểm tra cuối bậc.", code="no_final_test")
+    return level, rule
+
+
+def drawn_of(session: Session, attempt: FinalTestAttempt) -> list[quiz.Drawn]:
+    versions = {
+        v.id: v
+        for v in session.scalars(
+            select(LessonVersion).where(
+                LessonVersion.id.in_({q["version_id"] for q in attempt.questions})
+            )
+        )
+    }
+    out = []
+    for item in attempt.questions:
+        pool = {q["id"]: q for q in versions[item["version_id"]].content["quiz"]["questions"]}
+        out.append(quiz.Drawn(item["key"], pool[item["id"]], item["order"]))
+    return out
+
+
+def open_attempt(
+    session: Session, *, user_id: int, level_number: int, settings: Settings, now: datetime
+) -> tuple[FinalTestAttempt, Rule]:
+    """The learner's running sitting, or a new draw once the level's lessons are done."""
+    level, rule = _level(session, level_number)
+    done, _average = level_standing(session, user_id, level_number)
+    needed = int(level.certificate.get("lessons_passed", 1))
+    if done < needed:
+        raise Conflict(
+            f"Hãy hoàn thành đủ {needed} bài học của Bậc {level_number} (bạn đã xong {done}) "
+            "trước khi làm bài kiểm tra cuối bậc.",
+            code="lessons_first",
+        )
+    if passed(session, user_id, level_number):
+        raise Conflict(
+            f"Bạn đã vượt qua bài kiểm tra cuối Bậc {level_number}.", code="already_passed"
+        )
+    running = session.scalar(
+        select(FinalTestAttempt)
+        .where(
+            FinalTestAttempt.user_id == user_id,
+            FinalTestAttempt.level_number == level_number,
+            FinalTestAttempt.submitted_at.is_(None),
+            FinalTestAttempt.deadline_at > now,
+        )
+        .order_by(FinalTestAttempt.id.desc())
+        .limit(1)
+    )
+    if running is not None:
+        return running, rule
+    today = local_day(now, settings.tz)
+    sat_today = session.scalar(
+        select(func.count()).where(
+            FinalTestAttempt.user_id == user_id,
+            FinalTestAttempt.level_number == level_number,
+            FinalTestAttempt.day == today,
+        )
+    )
+    if (sat_today or 0) >= settings.final_test_attempts_per_day:
+        raise TooManyRequests(
+            f"Hôm nay bạn đã làm bài kiểm tra cuối bậc {sat_today} lần. "
+            "Hãy ôn lại các bài học và quay lại vào ngày mai.",
+            code="final_test_limit",
+        )
+    pool: list[dict[str, Any]] = []  # every quiz question of the level, marked with its lesson
+    for lesson_id, version_id, content in session.execute(
+        select(Lesson.id, LessonVersion.id, LessonVersion.content)
+        .join(
+            LessonVersion,
+            (LessonVersion.lesson_id == Lesson.id)
+            & (LessonVersion.version == Lesson.current_version),
+        )
+        .where(Lesson.level_number == level_number, Lesson.is_active.is_(True))
+        .order_by(Lesson.position)
+    ):
+        pool += [
+            {**q, "_lesson": lesson_id, "_version": version_id}
+            for q in content["quiz"]["questions"]
+        ]
+    questions = [
+        {
+            "key": f"{q['_lesson']}:{q['id']}",
+            "version_id": q["_version"],
+            "id": q["id"],
+            "order": order,
+        }
+        for q, order in quiz.draw(pool, min(rule.questions, len(pool)))
+    ]
+    attempt = FinalTestAttempt(
+        user_id=user_id,
+        level_number=level_number,
+        day=today,
+        questions=questions,
+        deadline_at=now + timedelta(minutes=rule.minutes),
+    )
+    session.add(attempt)
+    session.flush()
+    return attempt, rule
+
+
+def answer(
+    session: Session,
+    *,
+    user_id: int,
+    level_number: int,
+    attempt_id: int,
+    answers: dict[str, Any],
+    settings: Settings,
+    now: datetime,
+) -> FinalTestResult:
+    """Check a sitting once. Answers sent after the time limit (and a minute's grace) are
+    not counted: the sitting is closed as not passed."""
+    _level_row, rule = _level(session, level_number)
+    attempt = session.get(FinalTestAttempt, attempt_id)
+    if attempt is None or attempt.user_id != user_id or attempt.level_number != level_number:
+        raise NotFound("Không tìm thấy lần làm bài kiểm tra này.")
+    if attempt.submitted_at is not None:
+        raise Conflict("Lần làm bài này đã được chấm.", code="already_answered")
+    drawn = drawn_of(session, attempt)
+    late = now > attempt.deadline_at + GRACE
+    given = {} if late else quiz.parse_answers(drawn, answers)
+    checked = [] if late else quiz.check(drawn, given)
+    attempt.answers = given
+    attempt.correct = sum(q.correct for q in checked)
+    attempt.percent = round(attempt.correct * 100 / len(drawn)) if drawn else 0
+    attempt.passed = not late and attempt.percent >= rule.pass_mark
+    attempt.submitted_at = now
+    session.flush()
+    if attempt.passed:
+        from app.certificates import service as certificates
+
+        certificates.consider(
+            session, user_id=user_id, level_number=level_number, settings=settings, now=now
+        )
+    return FinalTestResult(attempt, checked, rule.pass_mark, late)

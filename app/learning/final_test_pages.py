@@ -1,0 +1,152 @@
+"""The level's final test as plain pages: the sitting (a form with a time limit), its
+result, and what stands in the way when it cannot open yet."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from app.auth.dependencies import CsrfProtected, SettingsDep, SignedIn
+from app.certificates.service import live_certificate
+from app.core.errors import AppError, NotFound
+from app.db import SessionDep, savepoint
+from app.learning import final_test, quiz
+from app.learning.pages import form_answers
+from app.models import FinalTestAttempt, Level, utcnow
+from app.templating import redirect, render
+
+router = APIRouter(include_in_schema=False)
+LevelNumber = Annotated[int, Path(ge=1, le=5)]
+
+
+def _page(
+    request: Request,
+    session: SessionDep,
+    level_number: int,
+    *,
+    user_id: int,
+    settings: SettingsDep,
+    error: str = "",
+    status_code: int = 200,
+    result: final_test.FinalTestResult | None = None,
+) -> Response:
+    level = session.get(Level, level_number)
+    if level is None or final_test.rule_of(level) is None:
+        raise NotFound("Bậc này không có bài kiểm tra cuối bậc.")
+    sitting, rule, blocked = None, final_test.rule_of(level), ""
+    if result is None and not error:
+        try:
+            with savepoint(session):
+                attempt, rule = final_test.open_attempt(
+                    session,
+                    user_id=user_id,
+                    level_number=level_number,
+                    settings=settings,
+                    now=utcnow(),
+                )
+            sitting = (attempt, quiz.shown(final_test.drawn_of(session, attempt)))
+        except AppError as exc:
+            if exc.status_code == 404:
+                raise
+            blocked, status_code = exc.message, exc.status_code
+    elif error:
+        running = session.scalar(
+            select(FinalTestAttempt)
+            .where(
+                FinalTestAttempt.user_id == user_id,
+                FinalTestAttempt.level_number == level_number,
+                FinalTestAttempt.submitted_at.is_(None),
+            )
+            .order_by(FinalTestAttempt.id.desc())
+            .limit(1)
+        )
+        if running is not None:  # the form again, with the error above it
+            sitting = (running, quiz.shown(final_test.drawn_of(session, running)))
+    held = live_certificate(session, user_id, level_number)
+    return render(
+        request,
+        "learning/final_test.html",
+        {
+            "section": "levels",
+            "level": level,
+            "rule": rule,
+            "sitting": sitting,
+            "blocked": blocked,
+            "error": error,
+            "result": result,
+            "certificate": held,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/levels/{level_number}/final-test", response_class=HTMLResponse)
+def final_test_page(
+    request: Request,
+    level_number: LevelNumber,
+    principal: SignedIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    result: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+) -> Response:
+    shown = None
+    if result is not None:
+        attempt = session.get(FinalTestAttempt, result)
+        if attempt is None or attempt.user_id != principal.user.id or attempt.submitted_at is None:
+            raise NotFound("Không tìm thấy kết quả bài kiểm tra này.")
+        drawn = final_test.drawn_of(session, attempt)
+        level = session.get(Level, level_number)
+        rule = final_test.rule_of(level) if level else None
+        shown = final_test.FinalTestResult(
+            attempt,
+            quiz.check(drawn, attempt.answers) if attempt.answers else [],
+            rule.pass_mark if rule else 0,
+            not attempt.answers and not attempt.passed,
+        )
+    return _page(
+        request, session, level_number, user_id=principal.user.id, settings=settings, result=shown
+    )
+
+
+@router.post("/levels/{level_number}/final-test", dependencies=[CsrfProtected])
+async def final_test_submit(
+    request: Request,
+    level_number: LevelNumber,
+    principal: SignedIn,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    form = await request.form()
+    raw_attempt = str(form.get("attempt_id", ""))
+
+    def work() -> Response:
+        try:
+            with savepoint(session):
+                done = final_test.answer(
+                    session,
+                    user_id=principal.user.id,
+                    level_number=level_number,
+                    attempt_id=int(raw_attempt) if raw_attempt.isdigit() else 0,
+                    answers=form_answers(form),
+                    settings=settings,
+                    now=utcnow(),
+                )
+        except AppError as exc:
+            if exc.status_code in (403, 404):
+                raise
+            return _page(
+                request,
+                session,
+                level_number,
+                user_id=principal.user.id,
+                settings=settings,
+                error=exc.message,
+                status_code=exc.status_code,
+            )
+        return redirect(f"/levels/{level_number}/final-test?result={done.attempt.id}")
+
+    return await run_in_threadpool(work)
