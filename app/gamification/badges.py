@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -16,8 +16,17 @@ from app.db import upsert_insert
 from app.gamification.streaks import week_days_counted
 from app.models import PointEvent, UserBadge, utcnow
 
-# (session, event, the learner's all-time points after the event) -> earned
-Rule = Callable[[Session, PointEvent, int], bool]
+
+@dataclass(frozen=True)
+class Facts:
+    """What the ledger read under its lock, as it stands after the event."""
+
+    total: int  # all-time points
+    lessons: int  # lessons completed (lesson_complete events)
+
+
+# (session, event, facts) -> earned
+Rule = Callable[[Session, PointEvent, Facts], bool]
 
 
 @dataclass(frozen=True)
@@ -33,28 +42,19 @@ class Badge:
         return f"/static/img/badges/{self.code}.svg"
 
 
-def _count_kind(session: Session, event: PointEvent, kind: str) -> int:
-    return int(
-        session.scalar(
-            select(func.count()).where(PointEvent.user_id == event.user_id, PointEvent.kind == kind)
-        )
-        or 0
-    )
-
-
 def _detail(name: str, value: int) -> Rule:
-    return lambda _s, e, _t: int((e.details or {}).get(name, -1)) == value
+    return lambda _s, e, _f: int((e.details or {}).get(name, -1)) == value
 
 
-def _perfect_week(session: Session, event: PointEvent, _total: int) -> bool:
+def _perfect_week(session: Session, event: PointEvent, _facts: Facts) -> bool:
     return event.day.weekday() == 6 and week_days_counted(session, event.user_id, event.day) == 7
 
 
-def _points_1000(_session: Session, _event: PointEvent, total: int) -> bool:
-    return total >= 1000
+def _points_1000(_session: Session, _event: PointEvent, facts: Facts) -> bool:
+    return facts.total >= 1000
 
 
-def _excellent(_session: Session, event: PointEvent, _total: int) -> bool:
+def _excellent(_session: Session, event: PointEvent, _facts: Facts) -> bool:
     return float((event.details or {}).get("score", 0)) >= 90
 
 
@@ -81,14 +81,14 @@ CATALOGUE: tuple[Badge, ...] = (
         "Bước chân đầu tiên",
         "Hoàn thành bài học đầu tiên.",
         frozenset({"lesson_complete"}),
-        lambda _s, _e, _t: True,
+        lambda _s, _e, _f: True,
     ),
     Badge(
         "lessons_10",
         "Chăm học",
         "Hoàn thành 10 bài học.",
         frozenset({"lesson_complete"}),
-        lambda s, e, _t: _count_kind(s, e, "lesson_complete") >= 10,
+        lambda _s, _e, facts: facts.lessons >= 10,
     ),
     Badge(
         "streak_7",
@@ -140,14 +140,14 @@ CATALOGUE: tuple[Badge, ...] = (
         "Người kể chuyện",
         "Bài giảng lại đầu tiên được chọn giới thiệu cho cộng đồng.",
         frozenset({"teach_back_featured"}),
-        lambda _s, _e, _t: True,
+        lambda _s, _e, _f: True,
     ),
     Badge(
         "first_helped",
         "Người dẫn đường",
         "Lần đầu giúp một học viên khác (chấm bài hoặc trả lời được chấp nhận).",
         frozenset({"mentor_review", "answer_accepted"}),
-        lambda _s, _e, _t: True,
+        lambda _s, _e, _f: True,
     ),
     Badge(
         "points_1000",
@@ -161,7 +161,7 @@ CATALOGUE: tuple[Badge, ...] = (
         "Thăng hạng",
         "Lần đầu được lên hạng trong giải đấu tuần.",
         frozenset({"league_promoted"}),
-        lambda _s, _e, _t: True,
+        lambda _s, _e, _f: True,
     ),
 )
 BY_CODE = {b.code: b for b in CATALOGUE}
@@ -197,18 +197,18 @@ def on_event(
     event: PointEvent,
     settings: Settings,
     *,
-    total: int,
+    facts: Facts,
     held: frozenset[str],
 ) -> list[str]:
-    """Evaluate the rules this event can satisfy (`total`: the learner's all-time points
-    after it; `held`: the badges held, read with the ledger's lock); returns the codes
-    given now. A held badge's rule is not even run."""
+    """Evaluate the rules this event can satisfy (`facts` and `held`, the badges held,
+    were read with the ledger's lock); returns the codes given now. A held badge's rule is
+    not even run."""
     if event.points < 0:
         return []
     passed = [
         b.code
         for b in CATALOGUE
-        if event.kind in b.kinds and b.code not in held and b.rule(session, event, total)
+        if event.kind in b.kinds and b.code not in held and b.rule(session, event, facts)
     ]
     now = utcnow()
     return [

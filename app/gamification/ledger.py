@@ -52,6 +52,7 @@ class Standing:
     seat: dict[str, Any]  # listed, unit_path, group_id, level: copied onto new tally rows
     badges: frozenset[str]  # held
     earned: int  # what the `earned_for` kind has earned on its lesson (reconcile)
+    lessons: int  # lesson_complete events so far
 
 
 SEAT = ("listed", "unit_path", "group_id", "level")
@@ -76,6 +77,10 @@ _LOCK = (
         )
         .scalar_subquery()
         .label("earned"),
+        select(func.count())
+        .where(PointEvent.user_id == bindparam("user_id"), PointEvent.kind == "lesson_complete")
+        .scalar_subquery()
+        .label("lessons"),
     )
     .where(
         PointTally.user_id == bindparam("user_id"),
@@ -140,6 +145,7 @@ def lock_learner(
         {c: getattr(mine, c) for c in SEAT},
         frozenset(filter(None, (mine.badges or "").split(","))),
         int(mine.earned or 0),
+        int(mine.lessons or 0),
     )
 
 
@@ -231,7 +237,11 @@ def _write(
 
     if granted > 0 and before.week <= 0:  # the week's first points: join its league
         leagues.ensure_member(session, user_id=user_id, day=day, settings=settings)
-    badges.on_event(session, event, settings, total=before.total + granted, held=before.badges)
+    facts = badges.Facts(
+        total=before.total + granted,
+        lessons=before.lessons + (kind == "lesson_complete"),
+    )
+    badges.on_event(session, event, settings, facts=facts, held=before.badges)
     return event
 
 
