@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from jose import jwt
+from sqlalchemy.orm import Session
 
 from app.auth.dependencies import (
     AdminOrUnitAdmin,
@@ -48,7 +50,7 @@ STATUS_TEXT = {
 }
 
 
-def certificate_out(session: Any, cert: Certificate, settings: Settings) -> CertificateOut:
+def certificate_out(session: Session, cert: Certificate, settings: Settings) -> CertificateOut:
     level = session.get(Level, cert.level_number)
     unit = session.get(Unit, cert.unit_id)
     status = service.effective_status(cert, utcnow())
@@ -102,8 +104,6 @@ def get_credential(
         raise NotFound("Chứng nhận đang chờ phê duyệt, chưa được cấp.", code="pending")
     if format == "jwt":
         return Response(cert.credential_jwt, media_type="application/vc+jwt")
-    from jose import jwt
-
     vc = jwt.get_unverified_claims(cert.credential_jwt)["vc"]
     return JSONResponse(vc, media_type="application/vc+ld+json")
 

@@ -438,7 +438,6 @@ def pdf_path(session: Session, cert: Certificate, settings: Settings) -> Path:
         tmp = folder / f".{cert.serial}.{secrets.token_hex(4)}.tmp"
         tmp.write_bytes(render_certificate(view_of(session, cert, settings)))
         tmp.replace(path)
-        cert.pdf_name = path.name
     return path
 
 
@@ -483,7 +482,6 @@ class Verdict:
     status: str  # valid | revoked | expired | tampered | unknown_issuer | malformed | unknown
     reasons: list[str]
     certificate: Certificate | None = None
-    credential: dict[str, Any] | None = None
 
 
 def verify_token(session: Session, token: str, settings: Settings) -> Verdict:
@@ -501,10 +499,10 @@ def verify_token(session: Session, token: str, settings: Settings) -> Verdict:
         )
     if cert.credential_jwt != token.strip():
         # signed by us, yet not the credential on record (an older signing of a re-issue)
-        return Verdict("tampered", ["Chứng nhận không khớp với bản đã cấp trong sổ."], cert, vc)
+        return Verdict("tampered", ["Chứng nhận không khớp với bản đã cấp trong sổ."], cert)
     if cert.status == CertificateStatus.revoked:
         reason = cert.revoke_reason or ""
-        return Verdict("revoked", [f"Chứng nhận đã bị thu hồi. Lý do: {reason}"], cert, vc)
+        return Verdict("revoked", [f"Chứng nhận đã bị thu hồi. Lý do: {reason}"], cert)
     if checked.outcome == "expired":
-        return Verdict("expired", checked.reasons, cert, vc)
-    return Verdict("valid", ["Chữ ký hợp lệ, chứng nhận còn hiệu lực."], cert, vc)
+        return Verdict("expired", checked.reasons, cert)
+    return Verdict("valid", ["Chữ ký hợp lệ, chứng nhận còn hiệu lực."], cert)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, File, Form, Path, Request, UploadFile, status
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.auth.dependencies import LimiterDep, SettingsDep, SignedIn
@@ -103,8 +104,10 @@ def answer_quiz(
     return quiz_result_out(result)
 
 
-def final_test_result_out(session: Any, result: final_test.FinalTestResult) -> FinalTestResultOut:
-    from app.certificates.service import live_certificate
+def final_test_result_out(
+    session: Session, result: final_test.FinalTestResult
+) -> FinalTestResultOut:
+    from app.certificates.service import live_certificate  # (certificates call into learning)
 
     a = result.attempt
     held = live_certificate(session, a.user_id, a.level_number)

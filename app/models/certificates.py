@@ -53,7 +53,6 @@ class Certificate(IdMixin, TimestampMixin, Base):
     replaces_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id"))
     key_id: Mapped[str | None] = mapped_column(String(40))
     credential_jwt: Mapped[str | None] = mapped_column(Text)
-    pdf_name: Mapped[str | None] = mapped_column(String(80))  # the cached PDF under MEDIA_DIR
 
     __table_args__ = (
         # one live certificate (waiting or issued) per learner and level

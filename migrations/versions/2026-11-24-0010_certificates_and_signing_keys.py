@@ -51,7 +51,6 @@ def upgrade() -> None:
     sa.Column('replaces_id', sa.Integer(), nullable=True),
     sa.Column('key_id', sa.String(length=40), nullable=True),
     sa.Column('credential_jwt', sa.Text(), nullable=True),
-    sa.Column('pdf_name', sa.String(length=80), nullable=True),
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('created_at', app.models.base.UTCDateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.Column('updated_at', app.models.base.UTCDateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
