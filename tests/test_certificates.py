@@ -28,6 +28,7 @@ from app.models import (
     LessonProgress,
     Role,
     SubmissionKind,
+    User,
     utcnow,
 )
 from tests.factories import login, make_user, page_login
@@ -461,6 +462,12 @@ def test_a_unit_admin_downloads_the_units_certificates_as_one_zip(db, tree, clie
     outsider = login(client, unit_admin(db, tree.commune, "+84912000971"))
     refused = client.get(f"/api/v1/admin/units/{tree.ward.id}/certificates.zip", headers=outsider)
     assert refused.status_code == 403
+    # the same from the unit's administration page (signed in with cookies)
+    page_login(client, db.scalar(select(User).where(User.phone == "+84912000970")))
+    unit_page = client.get(f"/admin/units/{tree.ward.id}")
+    assert f'href="/admin/units/{tree.ward.id}/certificates.zip"' in unit_page.text
+    from_page = client.get(f"/admin/units/{tree.ward.id}/certificates.zip")
+    assert from_page.status_code == 200 and from_page.content[:2] == b"PK"
     assert "certificate.export" in [a.action for a in db.scalars(select(AuditLog))]
 
 

@@ -440,6 +440,10 @@ def api_unit_certificates_zip(w: World) -> None:
     assert res.status_code == 403
 
 
+def page_unit_certificates_zip(w: World) -> None:
+    assert w.client.get(f"/admin/units/{w.tree.village.id}/certificates.zip").status_code == 403
+
+
 CASES: dict[tuple[str, str], Callable[[World], None]] = {
     ("GET", "/api/v1/admin/users"): api_list_users,
     ("POST", "/api/v1/admin/users"): api_create_user,
@@ -483,6 +487,7 @@ CASES: dict[tuple[str, str], Callable[[World], None]] = {
     ("POST", "/api/v1/admin/certificates/{serial}/revoke"): api_revoke_certificate,
     ("POST", "/api/v1/admin/certificates/{serial}/reissue"): api_reissue_certificate,
     ("GET", "/api/v1/admin/units/{unit_id}/certificates.zip"): api_unit_certificates_zip,
+    ("GET", "/admin/units/{unit_id}/certificates.zip"): page_unit_certificates_zip,
 }
 
 # Cases whose refused attempts are recorded (an import's row report is kept, and audited).

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from sqlalchemy import select
 
-from app.auth.dependencies import LimiterDep, PublicDep, SettingsDep, SignedIn
+from app.auth.dependencies import AdminOrUnitAdmin, LimiterDep, PublicDep, SettingsDep, SignedIn
 from app.auth.scope import is_in_scope
 from app.certificates import service
-from app.certificates.router import certificate_out, limit_public
+from app.certificates.router import certificate_out, limit_public, zip_response
 from app.core.errors import NotFound
 from app.db import SessionDep
 from app.models import Level, Role, Unit, utcnow
@@ -96,3 +96,14 @@ def verify_page(
             "level": level,
         },
     )
+
+
+@router.get("/admin/units/{unit_id}/certificates.zip")
+def unit_certificates_zip(
+    unit_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    principal: AdminOrUnitAdmin,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """The download link on the unit's administration page."""
+    return zip_response(session, principal, unit_id, settings)

@@ -4,6 +4,7 @@ re-issues and ZIP downloads."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -19,6 +20,7 @@ from app.auth.dependencies import (
     SignedIn,
     client_ip,
 )
+from app.auth.service import Principal
 from app.certificates import credential, keys, service
 from app.certificates.schemas import (
     ApprovedOut,
@@ -231,13 +233,13 @@ def reissue(
     return certificate_out(session, cert, settings)
 
 
-@router.get("/admin/units/{unit_id}/certificates.zip")
-def unit_zip(
-    unit_id: UnitId, principal: AdminOrUnitAdmin, session: SessionDep, settings: SettingsDep
+def zip_response(
+    session: Session, principal: Principal, unit_id: int, settings: Settings
 ) -> StreamingResponse:
+    """A unit subtree's issued certificates as one ZIP, streamed from a temporary file."""
     archive = service.unit_zip(session, principal, unit_id, settings)
 
-    def chunks():  # type: ignore[no-untyped-def]
+    def chunks() -> Iterator[bytes]:
         with archive:
             while block := archive.read(1 << 20):
                 yield block
@@ -247,3 +249,10 @@ def unit_zip(
         media_type="application/zip",
         headers={"Content-Disposition": f'attachment; filename="chung-nhan-don-vi-{unit_id}.zip"'},
     )
+
+
+@router.get("/admin/units/{unit_id}/certificates.zip")
+def unit_zip(
+    unit_id: UnitId, principal: AdminOrUnitAdmin, session: SessionDep, settings: SettingsDep
+) -> StreamingResponse:
+    return zip_response(session, principal, unit_id, settings)
