@@ -32,7 +32,7 @@ from app.models import (
     UserBadge,
     utcnow,
 )
-from tests.dbutil import TEST_REDIS_URL
+from tests.dbutil import TEST_REDIS_URL, is_postgres
 from tests.factories import group, login, make_user
 
 MONDAY = date(2026, 11, 16)  # a Monday; its Sunday is the 22nd
@@ -681,3 +681,62 @@ def test_the_unit_board_api_and_its_scope(client, db, tree, settings, emulating)
         f"/api/v1/units/{tree.province.id}/honour-roll?key={week}", headers=headers
     ).json()
     assert roll["learners"][0]["name"] == "E" and roll["label"].startswith("Tuần")
+
+
+@pytest.mark.skipif(not is_postgres(), reason="row locks between connections: PostgreSQL")
+def test_parallel_regrades_of_one_lesson_pay_once(tmp_path, settings):
+    """Two gradings of the same lesson's challenge, committed by two connections at once:
+    `reconcile` reads what the lesson has earned under the learner's lock, so the second
+    sees the first's points and pays nothing more."""
+    import threading
+    import time
+
+    from sqlalchemy.orm import Session as PlainSession
+
+    from app.db import make_engine
+    from app.migrations import upgrade
+    from tests.dbutil import scratch_database
+    from tests.factories import make_tree
+
+    with scratch_database(tmp_path, "regrade") as url:
+        upgrade(url)
+        engine = make_engine(url)
+        with PlainSession(engine) as session:
+            tree = make_tree(session)
+            user_id = make_user(session, tree.hamlet, name="Song Song").id
+            session.commit()
+        barrier = threading.Barrier(2)
+        failures: list[BaseException] = []
+
+        def grade(ref: str) -> None:
+            try:
+                with PlainSession(engine) as session:
+                    barrier.wait()
+                    ledger.reconcile(
+                        session,
+                        user_id=user_id,
+                        kind="challenge_score",
+                        lesson_id="b1-01",
+                        target=24,
+                        ref=ref,
+                        day=MONDAY,
+                        settings=settings,
+                    )
+                    time.sleep(0.3)  # hold the lock while the other grading arrives
+                    session.commit()
+            except BaseException as exc:
+                failures.append(exc)
+
+        threads = [threading.Thread(target=grade, args=(f"g{i}",)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert failures == []
+        with PlainSession(engine) as session:
+            events = session.scalars(
+                select(PointEvent.points).where(PointEvent.user_id == user_id)
+            ).all()
+            assert events == [24]
+            assert ledger.total_points(session, user_id) == 24
+        engine.dispose()
