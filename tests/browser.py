@@ -76,3 +76,28 @@ def axe_violations(axe, page) -> list[tuple]:
         (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
         for v in result.response["violations"]
     ]
+
+
+# What sticks out past a 390 px screen (for an assertion's message).
+WIDE = """() => [...document.querySelectorAll('*')]
+    .filter(e => e.getBoundingClientRect().right > 391 || e.scrollWidth > e.clientWidth + 1)
+    .slice(0, 8).map(e => [e.tagName, e.className, e.scrollWidth, e.clientWidth,
+       Math.round(e.getBoundingClientRect().right), e.outerHTML.slice(0, 80)])"""
+
+# Controls shorter than a 48 px tap target (links inside running text excepted).
+SMALL_TARGETS = """() => [...document.querySelectorAll(
+        'main a, main button, main input, main select, main summary, nav a')]
+     .filter(e => e.offsetParent !== null && e.type !== 'hidden')
+     .filter(e => !e.closest('.prose, p, li'))
+     .map(e => [e.outerHTML.slice(0, 80), e.getBoundingClientRect().height])
+     .filter(([, h]) => h < 48)"""
+
+
+def sign_in(page, base: str, phone: str) -> None:
+    from tests import factories
+
+    page.goto(base + "/login")
+    page.get_by_label("Số điện thoại hoặc thư điện tử").fill(phone)
+    page.get_by_label("Mật khẩu").fill(factories.PASSWORD)
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_url(base + "/")

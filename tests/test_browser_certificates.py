@@ -25,9 +25,8 @@ from app.migrations import upgrade
 from app.models import Lesson, LessonProgress, SubmissionKind, User, utcnow
 from app.orgs.service import ensure_default_groups
 from tests import factories
-from tests.browser import axe_violations, live_server, phone_browser
+from tests.browser import WIDE, axe_violations, live_server, phone_browser, sign_in
 from tests.dbutil import scratch_database
-from tests.test_browser_learning import WIDE, sign_in
 
 pytestmark = pytest.mark.browser
 

@@ -24,9 +24,8 @@ from app.migrations import upgrade
 from app.models import utcnow
 from app.orgs.service import ensure_default_groups
 from tests import factories
-from tests.browser import axe_violations, live_server, phone_browser
+from tests.browser import SMALL_TARGETS, WIDE, axe_violations, live_server, phone_browser, sign_in
 from tests.dbutil import scratch_database
-from tests.test_browser_learning import WIDE, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -244,13 +243,6 @@ def test_accessible_and_inside_the_screen_at_200_percent(world, artifacts):
             page.goto(base + path)
             assert "large-text" in (page.locator("html").get_attribute("class") or "")
             assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
-            small = page.evaluate(
-                """() => [...document.querySelectorAll(
-                        'main a, main button, main input, main select, main summary, nav a')]
-                     .filter(e => e.offsetParent !== null && e.type !== 'hidden')
-                     .filter(e => !e.closest('.prose, p, li'))
-                     .map(e => [e.outerHTML.slice(0, 80), e.getBoundingClientRect().height])
-                     .filter(([, h]) => h < 48)"""
-            )
+            small = page.evaluate(SMALL_TARGETS)
             assert small == [], path
         shot(page, artifacts, "unit-board-large-text")

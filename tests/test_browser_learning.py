@@ -19,7 +19,7 @@ from app.migrations import upgrade
 from app.models import QuizAttempt, Submission
 from app.orgs.service import ensure_default_groups
 from tests import factories
-from tests.browser import axe_violations, live_server, phone_browser
+from tests.browser import SMALL_TARGETS, WIDE, axe_violations, live_server, phone_browser, sign_in
 from tests.dbutil import scratch_database
 from tests.lessons import right_answers, wrong
 
@@ -54,14 +54,6 @@ def site(tmp_path_factory, settings):
         with live_server(live) as base:
             yield base, engine, phones
         engine.dispose()
-
-
-def sign_in(page, base, phone):
-    page.goto(base + "/login")
-    page.get_by_label("Số điện thoại hoặc thư điện tử").fill(phone)
-    page.get_by_label("Mật khẩu").fill(factories.PASSWORD)
-    page.get_by_role("button", name="Đăng nhập").click()
-    page.wait_for_url(base + "/")
 
 
 def shot(page, artifacts, name):
@@ -184,10 +176,6 @@ def test_a_draft_survives_a_dropped_connection(site, artifacts):
 
 
 PAGES = ["/", "/levels", f"/lessons/{LESSON}", "/progress"]
-WIDE = """() => [...document.querySelectorAll('*')]
-    .filter(e => e.getBoundingClientRect().right > 391 || e.scrollWidth > e.clientWidth + 1)
-    .slice(0, 8).map(e => [e.tagName, e.className, e.scrollWidth, e.clientWidth,
-       Math.round(e.getBoundingClientRect().right), e.outerHTML.slice(0, 80)])"""
 
 
 def test_pages_are_light_local_and_accessible(site, artifacts):
@@ -235,12 +223,5 @@ def test_pages_at_200_percent_text_and_with_large_text(site, artifacts):
             page.goto(base + path)
             assert "large-text" in (page.locator("html").get_attribute("class") or "")
             assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
-        small = page.evaluate(
-            """() => [...document.querySelectorAll(
-                    'main a, main button, main input, main select, main summary, nav a')]
-                 .filter(e => e.offsetParent !== null && e.type !== 'hidden')
-                 .filter(e => !e.closest('.prose, p, li'))
-                 .map(e => [e.outerHTML.slice(0, 80), e.getBoundingClientRect().height])
-                 .filter(([, h]) => h < 48)"""
-        )
+        small = page.evaluate(SMALL_TARGETS)
         assert small == []

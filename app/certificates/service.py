@@ -37,6 +37,7 @@ from app.models import (
     User,
     utcnow,
 )
+from app.orgs.service import ancestors
 
 SERIAL_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud and typed
 LOCAL_UNITS = (UnitType.hamlet, UnitType.residential_group)  # they do not issue
@@ -103,12 +104,7 @@ def new_serial(level_number: int, year: int) -> str:
 def issuing_unit(session: Session, unit: Unit) -> Unit:
     """The learner's nearest unit that issues certificates (a commune, a ward, an agency:
     not a hamlet or residential group)."""
-    ids = [int(i) for i in unit.path.strip("/").split("/") if i]
-    chain = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(ids)))}
-    for uid in reversed(ids):
-        if chain[uid].type not in LOCAL_UNITS:
-            return chain[uid]
-    return unit
+    return next((u for u in reversed(ancestors(session, unit)) if u.type not in LOCAL_UNITS), unit)
 
 
 def live_certificate(session: Session, user_id: int, level_number: int) -> Certificate | None:
