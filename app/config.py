@@ -113,6 +113,27 @@ class Settings(BaseSettings):
     certificate_approval_levels: str = Field(default="4,5", pattern=r"^([1-5](,[1-5])*)?$")
     certificate_valid_years: int = Field(default=0, ge=0, le=50)
     certificate_authority: str = Field(default="", max_length=120)
+    # Mentoring (docs/mentoring.md): who may mentor a level (completed it with this average
+    # of best challenge grades and a longest streak of this many days), and whether a unit
+    # admin confirms them
+    mentor_min_average: float = Field(default=85.0, ge=0, le=100)
+    mentor_min_streak: int = Field(default=7, ge=0, le=365)
+    mentor_auto_confirm: bool = False
+    # The review queue: the share of ordinary grades drawn for quality control; how far (in
+    # score points out of 100) a review may differ from the grade under review before a
+    # second mentor or an admin decides; how close a review must be to the decision to earn
+    # the mentor's calibration points; how long opening an item keeps it for one mentor
+    review_sample_rate: float = Field(default=0.05, ge=0, le=1)
+    review_disagreement: float = Field(default=20.0, ge=0, le=100)
+    review_agreement: float = Field(default=10.0, ge=0, le=100)
+    review_claim_minutes: int = Field(default=15, ge=1, le=240)
+    appeal_days: int = Field(default=14, ge=1, le=365)  # after the grade
+    # Questions under lessons: posts per learner a day, reports that hide a post until a
+    # mentor looks, and featured teach-backs shown per lesson
+    questions_per_day: int = Field(default=10, ge=1, le=200)
+    answers_per_day: int = Field(default=30, ge=1, le=500)
+    reports_to_hide: int = Field(default=3, ge=1, le=50)
+    featured_per_lesson: int = Field(default=3, ge=1, le=20)
     cookie_secure: bool = False
 
     @property

@@ -32,6 +32,12 @@ from app.grading.engine import GradingEngine
 from app.learning import final_test_pages
 from app.learning import pages as learning_pages
 from app.learning import router as learning_router
+from app.mentoring import community_pages, questions_pages, questions_router
+from app.mentoring import community_router as mentoring_community_router
+from app.mentoring import pages as mentoring_pages
+from app.mentoring import router as mentoring_router
+from app.notifications import pages as notifications_pages
+from app.notifications import router as notifications_router
 from app.orgs import router as orgs_router
 from app.system import router as system_router
 from app.templating import clear_auth_cookies, set_auth_cookies
@@ -104,6 +110,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         learning_router.router,
         gamification_router.router,
         certificates_router.router,
+        mentoring_router.router,
+        questions_router.router,
+        mentoring_community_router.router,
+        notifications_router.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(system_router)
@@ -113,6 +123,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gamification_pages.router,
         certificates_pages.router,
         final_test_pages.router,
+        mentoring_pages.router,
+        questions_pages.router,
+        community_pages.router,
+        notifications_pages.router,
         auth_pages.router,
         admin_pages.router,
     ):

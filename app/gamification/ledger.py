@@ -15,7 +15,19 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, literal, select
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    String,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -89,15 +101,37 @@ _LOCK = (
     .with_for_update(of=PointTally)
 )
 _WRITES: dict[str, tuple[Any, Any, Any]] = {}
+PERIODS = 4  # periods.keys_for_day: all time, the week, the month, the day
 
 
 def _writes(session: Session) -> tuple[Any, Any, Any]:
-    """The award's INSERTs for this session's database, built once (cached compiles)."""
+    """The award's INSERTs for this session's database, built once (cached compiles): the
+    event; the tallies of its day's periods, one statement for the four rows (each row's
+    period and listed flag are parameters, so the statement's shape never changes); the
+    first tally row, seated."""
     name = session.get_bind().dialect.name
     if name not in _WRITES:
         insert_ = upsert_insert(session)
         events, tallies = PointEvent.__table__, PointTally.__table__
-        tally = insert_(tallies)
+        rows = union_all(
+            *(
+                select(
+                    bindparam(f"period_{i}", type_=String).label("period"),
+                    bindparam(f"listed_{i}", type_=Boolean).label("listed"),
+                )
+                for i in range(PERIODS)
+            )
+        ).subquery()
+        tally = insert_(tallies).from_select(
+            ["period", "user_id", "points", *SEAT],
+            select(
+                rows.c.period,
+                bindparam("user_id", type_=Integer),
+                bindparam("points", type_=Integer),
+                rows.c.listed,
+                *(bindparam(c, type_=tallies.c[c].type) for c in SEAT[1:]),
+            ).where(true()),  # SQLite: a WHERE before ON CONFLICT
+        )
         seat = seat_select().where(User.id == bindparam("user_id")).subquery()
         _WRITES[name] = (
             insert_(events)
@@ -216,19 +250,14 @@ def _write(
     if event_id is None:  # awarded before (a retry, a replay or a parallel process)
         return None
     if granted:
+        # a day's tally is for the daily cap only: not listed, not in the board indexes
+        tally_rows: dict[str, Any] = {}
+        for i, k in enumerate(periods.keys_for_day(day)):
+            tally_rows[f"period_{i}"] = k
+            tally_rows[f"listed_{i}"] = before.seat["listed"] and not periods.is_day(k)
         connection.execute(
             add_tallies,
-            [
-                # a day's tally is for the daily cap only: not listed, not in the board indexes
-                {
-                    "period": k,
-                    "user_id": user_id,
-                    "points": granted,
-                    **before.seat,
-                    **({"listed": False} if periods.is_day(k) else {}),
-                }
-                for k in periods.keys_for_day(day)
-            ],
+            {"user_id": user_id, "points": granted, **before.seat, **tally_rows},
         )
     mark_moved(session, user_id)
     event = PointEvent(id=event_id, **values)  # as stored (not added to the session)

@@ -25,6 +25,7 @@ from app.grading.kick import grade_after_commit
 from app.learning import path, quiz, service, submissions
 from app.learning.schemas import rubric_of, submission_out
 from app.learning.submissions import MEDIA_FOLDER
+from app.mentoring import questions, teach_backs
 from app.models import (
     LearnerGroup,
     LessonVersion,
@@ -178,6 +179,12 @@ def _lesson_page(
             "values": values or {},
             "heartbeat_seconds": settings.heartbeat_seconds,
             "upload_max_mb": settings.upload_max_bytes // (1024 * 1024),
+            "questions": questions.lesson_summary(
+                session, lesson_id=lesson.id, viewer_id=principal.user.id
+            ),
+            "featured": teach_backs.featured_for_lesson(
+                session, lesson_id=lesson.id, settings=settings
+            ),
             "section": "levels",
         },
         status_code,

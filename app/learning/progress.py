@@ -187,6 +187,20 @@ def level_standing(session: Session, user_id: int, level_number: int) -> tuple[i
     return int(done), float(average)
 
 
+def lessons_needed(session: Session, level: Level) -> int:
+    """How many lessons complete a level: what its certificate asks for, at most as many
+    as it has (0 for a level with no active lessons)."""
+    total = (
+        session.scalar(
+            select(func.count()).where(
+                Lesson.level_number == level.number, Lesson.is_active.is_(True)
+            )
+        )
+        or 0
+    )
+    return min(int(level.certificate.get("lessons_passed", total)), total)
+
+
 def _complete_level_if_earned(
     session: Session, *, user_id: int, lesson_id: str, settings: Settings, now: datetime
 ) -> None:
@@ -199,17 +213,9 @@ def _complete_level_if_earned(
     )
     if level is None:
         return
-    total = (
-        session.scalar(
-            select(func.count()).where(
-                Lesson.level_number == level.number, Lesson.is_active.is_(True)
-            )
-        )
-        or 0
-    )
     done, _average = level_standing(session, user_id, level.number)
-    needed = min(int(level.certificate.get("lessons_passed", total)), total)
-    if total == 0 or done < needed:
+    needed = lessons_needed(session, level)
+    if needed == 0 or done < needed:
         return
     ledger.award(
         session,

@@ -85,6 +85,7 @@ class Submission(IdMixin, TimestampMixin, Base):
     flags: Mapped[list[str]] = mapped_column(JSON, default=list)
     needs_review: Mapped[bool] = mapped_column(default=False)  # for the mentor queue
     fingerprint: Mapped[int | None] = mapped_column(BigInteger)  # SimHash of the text
+    share_consent: Mapped[bool] = mapped_column(default=False)  # a teach-back may be featured
 
     __table_args__ = (
         UniqueConstraint("user_id", "client_id"),

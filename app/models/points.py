@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, IdMixin, TimestampMixin
+
+# the kinds a mentor earns by helping others (the mentor board sums them)
+MENTOR_KINDS = ("mentor_review", "answer_accepted", "teach_back_featured")
+MENTOR_KINDS_SQL = ", ".join(f"'{k}'" for k in MENTOR_KINDS)
 
 
 class PointEvent(IdMixin, TimestampMixin, Base):
@@ -28,4 +32,12 @@ class PointEvent(IdMixin, TimestampMixin, Base):
         Index("ix_point_events_user_day", "user_id", "day"),
         Index("ix_point_events_user_kind_lesson", "user_id", "kind", "lesson_id"),
         Index("ix_point_events_day", "day"),
+        # the mentor board: a mentor's credit over a range of days (a few rows only)
+        Index(
+            "ix_point_events_mentor_day",
+            "day",
+            "user_id",
+            postgresql_where=text(f"kind IN ({MENTOR_KINDS_SQL})"),
+            sqlite_where=text(f"kind IN ({MENTOR_KINDS_SQL})"),
+        ),
     )
