@@ -16,7 +16,8 @@ from app.core.errors import AppError
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite gets real transactions, foreign keys, WAL and a busy timeout."""
+    """Create an engine; SQLite gets real transactions (taking the write lock as they begin),
+    foreign keys, WAL and a busy timeout."""
     if url.startswith("sqlite"):
         connect_args = {"check_same_thread": False, "timeout": 30}
         engine = create_engine(url, connect_args=connect_args, **kwargs)
@@ -35,7 +36,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("immediate") else "BEGIN")
+            # IMMEDIATE: a transaction takes the write lock when it begins (waiting up to the
+            # busy timeout for it). A deferred one that read first and then writes after
+            # another connection committed fails at once with "database is locked" (its
+            # snapshot is stale), which the busy timeout cannot help. One writer at a time
+            # is what SQLite does anyway; readers of a commune's server wait milliseconds.
+            # A connection marked `read_only` (a probe) reads a snapshot without waiting.
+            read_only = conn.get_execution_options().get("read_only")
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)

@@ -97,7 +97,7 @@ def load_demo(session: Session, settings: Settings | None = None) -> bool:
         group_id=groups["can_bo"].id,
         role=Role.unit_admin,
     )
-    create_user(
+    learner = create_user(
         session,
         full_name="Trần Thị Hồng Nhung",
         phone="+84912345678",
@@ -117,7 +117,103 @@ def load_demo(session: Session, settings: Settings | None = None) -> bool:
     )
     if settings is not None:
         _finish_level_one(session, graduate, settings)
+        _mentoring(session, graduate, learner, settings)
     return True
+
+
+def _mentoring(session: Session, mentor: User, learner: User, settings: Settings) -> None:
+    """The graduate mentors level 1 (confirmed by the ward's admin); the learner has a
+    challenge the grader was unsure of, waiting in the queue, and a question under the
+    first lesson."""
+    import hashlib
+
+    from app.core.clock import local_day
+    from app.gamification import streaks
+    from app.mentoring import mentors, review
+    from app.models import (
+        Lesson,
+        LessonProgress,
+        LessonVersion,
+        Question,
+        Submission,
+        SubmissionKind,
+        SubmissionStatus,
+        utcnow,
+    )
+
+    lesson = session.scalar(
+        select(Lesson).where(Lesson.level_number == 1).order_by(Lesson.position)
+    )
+    if lesson is None:  # no curriculum loaded
+        return
+    streaks.stats_for(session, mentor.id).longest_streak = 9
+    session.flush()
+    row = mentors.apply(session, user=mentor, level_number=1, settings=settings, now=utcnow())
+    if row.status.value == "pending":
+        admin = session.scalar(select(User).where(User.email == DEMO_UNIT_ADMIN))
+        mentors.decide(
+            session,
+            row=row,
+            actor_id=admin.id if admin else None,
+            confirm=True,
+            reason="",
+            now=utcnow(),
+        )
+    version = session.scalar(select(LessonVersion).where(LessonVersion.lesson_id == lesson.id))
+    text = (
+        "Câu hỏi 1: Hãy giúp tôi viết thông báo lịch tiêm phòng cho bà con trong tổ.\n"
+        "Câu hỏi 2: Viết ngắn hơn.\nNhận xét: AI viết được, tôi sẽ kiểm tra lại ngày giờ."
+    )
+    now = utcnow()
+    work = Submission(
+        user_id=learner.id,
+        lesson_id=lesson.id,
+        lesson_version_id=version.id,
+        kind=SubmissionKind.challenge,
+        status=SubmissionStatus.graded,
+        client_id="demo-flagged",
+        day=local_day(now, settings.tz),
+        text=text,
+        text_sha256=hashlib.sha256(text.encode()).hexdigest(),
+        score=52.0,
+        passed=False,
+        result={"criteria": [], "feedback": "Bài làm còn ngắn; hãy nêu rõ bạn là ai và cần gì."},
+        grader="rubric",
+        graded_at=now,
+        confidence=0.4,
+        flags=["low_confidence"],
+        needs_review=True,
+    )
+    session.add(work)
+    session.add(
+        LessonProgress(user_id=learner.id, lesson_id=lesson.id, last_activity_at=now, submissions=1)
+    )
+    session.flush()
+    review.enqueue_graded(
+        session,
+        grades=[
+            review.Graded(
+                submission_id=work.id,
+                user_id=learner.id,
+                lesson_id=lesson.id,
+                score=52.0,
+                passed=False,
+                flags=("low_confidence",),
+                needs_review=True,
+            )
+        ],
+        settings=settings,
+    )
+    unit_path = session.scalar(select(Unit.path).where(Unit.id == learner.unit_id)) or ""
+    session.add(
+        Question(
+            lesson_id=lesson.id,
+            user_id=learner.id,
+            unit_path=unit_path,
+            body="AI trả lời rất tự tin nhưng có chỗ sai. Làm sao tôi biết chỗ nào cần kiểm tra?",
+        )
+    )
+    session.flush()
 
 
 def demo_info(url: str = "http://127.0.0.1:8000") -> str:
@@ -130,6 +226,7 @@ def demo_info(url: str = "http://127.0.0.1:8000") -> str:
       {DEMO_UNIT_ADMIN}  /  {DEMO_PASSWORD}
   A learner:
       {DEMO_LEARNER}  /  {DEMO_PASSWORD}
-  A learner who finished level 1 (points, badges, a certificate):
+  A learner who finished level 1 (points, badges, a certificate) and mentors it
+  (a flagged challenge waits in /mentor):
       {DEMO_GRADUATE}  /  {DEMO_PASSWORD}
 """

@@ -23,7 +23,7 @@ def readyz(request: Request) -> JSONResponse:
     """Ready to serve: the database answers and its schema is at the newest migration."""
     engine = request.app.state.engine
     try:
-        with engine.connect() as conn:
+        with engine.connect().execution_options(read_only=True) as conn:
             conn.execute(text("SELECT 1"))
             current = current_revision(conn)
     except Exception:

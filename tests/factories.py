@@ -1,10 +1,13 @@
-"""Test data: a small unit tree and accounts, plus sign-in helpers."""
+"""Test data: a small unit tree, accounts and graded submissions, plus sign-in helpers."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import re
+import uuid
 from dataclasses import dataclass
+from datetime import date
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -12,7 +15,18 @@ from sqlalchemy.orm import Session
 
 from app.auth.dependencies import CSRF_COOKIE
 from app.auth.service import create_user
-from app.models import LearnerGroup, Role, Unit, UnitType, User
+from app.models import (
+    LearnerGroup,
+    LessonVersion,
+    Role,
+    Submission,
+    SubmissionKind,
+    SubmissionStatus,
+    Unit,
+    UnitType,
+    User,
+    utcnow,
+)
 from app.orgs.service import create_unit
 
 PASSWORD = "hoc-AI-15-phut"
@@ -120,3 +134,47 @@ def form_post(client: TestClient, path: str, data: dict[str, str] | None = None,
     """POST a page form with the client's CSRF token."""
     token = client.cookies.get(CSRF_COOKIE)
     return client.post(path, data={"csrf_token": token, **(data or {})}, **kw)
+
+
+def graded_submission(
+    session: Session,
+    user: User,
+    lesson_id: str,
+    *,
+    kind: SubmissionKind = SubmissionKind.challenge,
+    score: float = 60.0,
+    passed: bool | None = None,
+    text: str = "Câu hỏi 1: Tôi là cán bộ xã, hãy giúp tôi soạn giấy mời họp tổ dân phố.",
+    status: SubmissionStatus = SubmissionStatus.graded,
+    flags: tuple[str, ...] = (),
+    share_consent: bool = False,
+    day: date | None = None,
+) -> Submission:
+    """A submission as the grading worker leaves it (pass mark 60 unless `passed` says)."""
+    version = session.scalar(select(LessonVersion).where(LessonVersion.lesson_id == lesson_id))
+    assert version is not None, lesson_id
+    graded = status == SubmissionStatus.graded
+    row = Submission(
+        user_id=user.id,
+        lesson_id=lesson_id,
+        lesson_version_id=version.id,
+        kind=kind,
+        status=status,
+        client_id=uuid.uuid4().hex,
+        day=day or utcnow().date(),
+        text=text,
+        text_sha256=hashlib.sha256(text.encode()).hexdigest(),
+        score=score if graded else None,
+        passed=(score >= 60 if passed is None else passed) if graded else None,
+        result={"criteria": [], "feedback": "Máy chấm: còn thiếu phần nhận xét."}
+        if graded
+        else None,
+        grader="rubric" if graded else None,
+        graded_at=utcnow() if graded else None,
+        flags=list(flags),
+        needs_review=bool(flags),
+        share_consent=share_consent,
+    )
+    session.add(row)
+    session.flush()
+    return row

@@ -61,6 +61,13 @@ def test_migrate_demo_admin_and_import(cli_database, tmp_path, capsys):
     )
     assert _count(url, issued) == 1
     assert _count(url, select(func.max(PointTally.points)).where(PointTally.period == "all")) > 0
+    # ... and mentors it: confirmed, with a flagged challenge waiting and a question asked
+    from app.models import Mentorship, MentorStatus, Question, ReviewItem
+
+    active = select(func.count()).where(Mentorship.status == MentorStatus.active)
+    assert _count(url, active) == 1
+    assert _count(url, select(func.count()).select_from(ReviewItem)) == 1
+    assert _count(url, select(func.count()).select_from(Question)) == 1
 
     login = ["--login", "0987 654 321", "--password", "quan-tri-tinh-2025", "--unit-code", "TN"]
     assert main(["create-admin", *login]) == 0

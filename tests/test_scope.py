@@ -25,6 +25,8 @@ from app.models import (
     ImportJob,
     LearnerGroup,
     LevelUnlock,
+    Mentorship,
+    MentorStatus,
     Role,
     Unit,
     User,
@@ -47,6 +49,7 @@ class World:
     admin_job: ImportJob  # an import an admin made for the whole province
     outside_pending: str = ""  # certificates of the outside learner: one waiting
     outside_issued: str = ""  # ... and one issued
+    outside_mentorship: int = 0  # the outside learner's application to mentor level 1
 
 
 def snapshot(db: Session) -> dict[str, list[tuple]]:
@@ -85,6 +88,10 @@ def snapshot(db: Session) -> dict[str, list[tuple]]:
         "certificates": [
             (c.id, c.status, c.holder_name, c.revoke_reason)
             for c in db.scalars(select(Certificate).order_by(Certificate.id))
+        ],
+        "mentorships": [
+            (m.id, m.status, m.reason)
+            for m in db.scalars(select(Mentorship).order_by(Mentorship.id))
         ],
     }
 
@@ -444,6 +451,37 @@ def page_unit_certificates_zip(w: World) -> None:
     assert w.client.get(f"/admin/units/{w.tree.village.id}/certificates.zip").status_code == 403
 
 
+def api_list_mentors(w: World) -> None:
+    res = w.client.get("/api/v1/admin/mentors?status=pending", headers=w.headers)
+    assert res.status_code == 200
+    assert w.outside_mentorship not in {m["id"] for m in res.json()}
+
+
+def api_mentor_action(w: World) -> None:
+    for action in ("confirm", "reject", "remove"):
+        res = w.client.post(
+            f"/api/v1/admin/mentors/{w.outside_mentorship}/{action}",
+            headers=w.headers,
+            json={"reason": "Thử từ ngoài phạm vi."},
+        )
+        assert res.status_code == 403
+
+
+def page_mentors(w: World) -> None:
+    res = w.client.get("/admin/mentors")
+    assert res.status_code == 200 and OUTSIDE_NAME not in res.text
+
+
+def page_mentor_action(w: World) -> None:
+    for action in ("confirm", "reject", "remove"):
+        res = form_post(
+            w.client,
+            f"/admin/mentors/{w.outside_mentorship}/{action}",
+            {"reason": "Thử từ ngoài phạm vi."},
+        )
+        assert res.status_code == 403
+
+
 CASES: dict[tuple[str, str], Callable[[World], None]] = {
     ("GET", "/api/v1/admin/users"): api_list_users,
     ("POST", "/api/v1/admin/users"): api_create_user,
@@ -488,6 +526,10 @@ CASES: dict[tuple[str, str], Callable[[World], None]] = {
     ("POST", "/api/v1/admin/certificates/{serial}/reissue"): api_reissue_certificate,
     ("GET", "/api/v1/admin/units/{unit_id}/certificates.zip"): api_unit_certificates_zip,
     ("GET", "/admin/units/{unit_id}/certificates.zip"): page_unit_certificates_zip,
+    ("GET", "/api/v1/admin/mentors"): api_list_mentors,
+    ("POST", "/api/v1/admin/mentors/{mentorship_id}/{action}"): api_mentor_action,
+    ("GET", "/admin/mentors"): page_mentors,
+    ("POST", "/admin/mentors/{mentorship_id}/{action}"): page_mentor_action,
 }
 
 # Cases whose refused attempts are recorded (an import's row report is kept, and audited).
@@ -556,7 +598,17 @@ def world(client, db, tree, lessons) -> World:
     assert page_login(client, unit_admin).status_code == 303
     pending = outside_certificate(db, outside, tree.commune, 2, CertificateStatus.pending)
     issued = outside_certificate(db, outside, tree.commune, 1, CertificateStatus.issued)
-    return World(client, db, tree, headers, unit_admin, inside, outside, job, pending, issued)
+    mentorship = Mentorship(
+        user_id=outside.id,
+        level_number=1,
+        status=MentorStatus.pending,
+        unit_path=tree.village.path,
+    )
+    db.add(mentorship)
+    db.flush()
+    return World(
+        client, db, tree, headers, unit_admin, inside, outside, job, pending, issued, mentorship.id
+    )
 
 
 @pytest.mark.parametrize("key", sorted(CASES), ids=lambda k: f"{k[0]} {k[1]}")

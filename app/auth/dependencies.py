@@ -7,7 +7,7 @@ Cookie-authenticated writes must prove they come from our pages (CSRF)."""
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -23,6 +23,7 @@ from app.core.errors import Forbidden, Unauthorized
 from app.core.ratelimit import RateLimiter
 from app.db import SessionDep
 from app.models import Role
+from app.notifications.service import unread_count
 
 ACCESS_COOKIE = "bdhai_access"
 REFRESH_COOKIE = "bdhai_refresh"
@@ -93,6 +94,7 @@ def resolve_principal(
             full_name=principal.user.full_name,
             role=principal.user.role,
             must_change_password=principal.user.must_change_password,
+            unread=0 if is_api_request(request) else unread_count(session, principal.user.id),
         )
     return principal
 
@@ -106,10 +108,19 @@ class Viewer:
     full_name: str
     role: Role
     must_change_password: bool
+    unread: int = 0  # notifications (the bell), counted for pages only
 
     @property
     def is_admin(self) -> bool:
         return self.role in (Role.admin, Role.unit_admin)
+
+    @property
+    def reviews(self) -> bool:
+        """Mentors and admins have a review queue."""
+        return self.role in (Role.mentor, Role.admin, Role.unit_admin)
+
+    def with_unread(self, unread: int) -> Viewer:
+        return replace(self, unread=unread)
 
 
 def _principal_from_cookies(

@@ -32,7 +32,8 @@ from app.certificates.schemas import (
 )
 from app.config import Settings
 from app.core.clock import local_day
-from app.core.errors import NotFound, TooManyRequests
+from app.core.errors import NotFound
+from app.core.ratelimit import enforce
 from app.db import SessionDep
 from app.models import Certificate, Level, Unit, utcnow
 
@@ -74,12 +75,14 @@ def certificate_out(session: Session, cert: Certificate, settings: Settings) -> 
 
 
 def limit_public(request: Request, limiter: LimiterDep) -> None:
-    verdict = limiter.hit(f"verify:ip:{client_ip(request)}", VERIFY_PER_MINUTE, 60)
-    if not verdict.allowed:
-        raise TooManyRequests(
-            "Bạn kiểm tra quá nhiều chứng nhận trong thời gian ngắn. Vui lòng thử lại sau ít phút.",
-            headers={"Retry-After": str(verdict.retry_after)},
-        )
+    enforce(
+        limiter,
+        f"verify:ip:{client_ip(request)}",
+        limit=VERIFY_PER_MINUTE,
+        window=60,
+        message="Bạn kiểm tra quá nhiều chứng nhận trong thời gian ngắn. "
+        "Vui lòng thử lại sau ít phút.",
+    )
 
 
 @router.get("/me/certificates", response_model=list[CertificateOut])

@@ -11,6 +11,8 @@ from typing import Protocol
 
 import redis
 
+from app.core.errors import TooManyRequests
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -104,3 +106,11 @@ def wait_message(seconds: int) -> str:
     if seconds < 60:
         return f"{seconds} giây"
     return f"{minutes} phút"
+
+
+def enforce(limiter: RateLimiter, key: str, *, limit: int, window: int, message: str) -> None:
+    """Count one more request under `key`; past `limit` in the window, a 429 with
+    `message` (Vietnamese) and Retry-After."""
+    verdict = limiter.hit(key, limit, window)
+    if not verdict.allowed:
+        raise TooManyRequests(message, headers={"Retry-After": str(verdict.retry_after)})

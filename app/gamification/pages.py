@@ -22,7 +22,8 @@ from app.gamification.boards import ScopeName
 from app.gamification.emulation import Metric
 from app.gamification.leagues import TIERS
 from app.gamification.service import BoardsDep
-from app.models import Unit, utcnow
+from app.mentoring import credit
+from app.models import Role, Unit, utcnow
 from app.orgs.service import ancestors
 from app.templating import render
 
@@ -185,10 +186,18 @@ def badges_page(request: Request, principal: SignedIn, session: SessionDep) -> R
         (b for b in all_badges if b.earned_at), key=lambda b: str(b.earned_at), reverse=True
     )
     locked = [b for b in all_badges if not b.earned_at]
+    mentor_credit = credit.summary(session, principal.user.id)
+    shows_credit = principal.user.role == Role.mentor or credit.has_credit(mentor_credit)
     return render(
         request,
         "gamification/badges.html",
-        {"earned": earned, "locked": locked, "total": len(all_badges), "section": "leaderboard"},
+        {
+            "earned": earned,
+            "locked": locked,
+            "total": len(all_badges),
+            "mentor_credit": mentor_credit if shows_credit else None,
+            "section": "leaderboard",
+        },
     )
 
 

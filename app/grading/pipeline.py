@@ -18,6 +18,18 @@ from app.grading.types import CriterionGrade, GradeOutcome, GradingTask
 log = logging.getLogger("bdhai.grading")
 
 REVIEW_FLAGS = sanity.GATE_FLAGS | {"low_confidence", "provisional", "near_duplicate"}
+# what each flag means, for the mentor who reviews the work
+FLAG_LABELS = {
+    "injection": "có câu yêu cầu người chấm bỏ qua hướng dẫn",
+    "too_short": "quá ngắn hoặc chưa có nội dung",
+    "repetitive": "lặp lại một từ hay ký tự nhiều lần",
+    "copy_of_task": "chủ yếu chép lại đề bài",
+    "off_topic": "chưa nói về thử thách của bài",
+    "low_confidence": "máy chấm chưa chắc chắn",
+    "provisional": "điểm tạm thời của máy chấm ngoại tuyến",
+    "near_duplicate": "rất giống bài của một học viên khác",
+    "budget_spent": "hết ngân sách chấm bằng AI trong ngày",
+}
 GATE_MESSAGES = {
     "injection": "Bài làm có câu yêu cầu người chấm bỏ qua hướng dẫn hoặc cho điểm cao: bài "
     "không được tính và sẽ được người hướng dẫn xem lại.",

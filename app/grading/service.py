@@ -31,6 +31,7 @@ from app.grading.similarity import grams, hamming, simhash
 from app.grading.types import CriterionGrade, GradeOutcome, GradingTask
 from app.learning import progress
 from app.learning.submissions import MEDIA_FOLDER
+from app.mentoring import review
 from app.models import (
     GradeRecord,
     LessonProgress,
@@ -386,6 +387,22 @@ def store_many(
             settings=settings,
             now=now,
         )
+    review.enqueue_graded(
+        session,
+        grades=[
+            review.Graded(
+                submission_id=claim_.submission_id,
+                user_id=claim_.user_id,
+                lesson_id=claim_.lesson_id,
+                score=verdict.score,
+                passed=verdict.passed,
+                flags=tuple(verdict.flags),
+                needs_review=verdict.needs_review,
+            )
+            for claim_, verdict, _ in kept
+        ],
+        settings=settings,
+    )
     session.flush()
     del held_rows
     return saved

@@ -25,7 +25,7 @@ from app.grading.kick import grade_after_commit
 from app.learning import path, quiz, service, submissions
 from app.learning.schemas import rubric_of, submission_out
 from app.learning.submissions import MEDIA_FOLDER
-from app.mentoring import questions, teach_backs
+from app.mentoring import mentors, questions, review, teach_backs
 from app.models import (
     LearnerGroup,
     LessonVersion,
@@ -62,6 +62,12 @@ def home(
             "group": group,
             "welcome": request.query_params.get("welcome") == "1",
             "password_changed": request.query_params.get("password_changed") == "1",
+            "mentor_invitations": mentors.invitations(session, user, settings),
+            "review_waiting": (
+                review.waiting_count(session, principal, now=utcnow())
+                if user.role in (Role.mentor, Role.admin, Role.unit_admin)
+                else 0
+            ),
             "section": "today",
         },
     )
@@ -179,6 +185,14 @@ def _lesson_page(
             "values": values or {},
             "heartbeat_seconds": settings.heartbeat_seconds,
             "upload_max_mb": settings.upload_max_bytes // (1024 * 1024),
+            "appeals": review.appeal_states(
+                session,
+                [s.id for t in tasks.values() for s in t["latest"]],
+                settings=settings,
+                now=utcnow(),
+            ),
+            "appeal_error": request.query_params.get("appeal_error", "")[:300],
+            "appeal_for": request.query_params.get("appeal_for", ""),
             "questions": questions.lesson_summary(
                 session, lesson_id=lesson.id, viewer_id=principal.user.id
             ),
@@ -285,6 +299,7 @@ async def submission_submit(
     client_id: Annotated[str, Form(max_length=64)] = "",
     kind: Annotated[SubmissionKind, Form()] = SubmissionKind.challenge,
     image: Annotated[UploadFile | None, File()] = None,
+    share_consent: Annotated[bool, Form()] = False,
 ) -> Response:
     data = await image.read(settings.upload_max_bytes + 1) if image and image.filename else None
 
@@ -302,6 +317,7 @@ async def submission_submit(
                     settings=settings,
                     limiter=limiter,
                     now=utcnow(),
+                    share_consent=share_consent,
                 )
         except AppError as exc:
             if exc.status_code in (403, 404):
@@ -335,7 +351,9 @@ def submission_image(name: str, principal: SignedIn, session: SessionDep, settin
         author = session.get(User, submission.user_id)
         unit = session.get(Unit, author.unit_id) if author else None
         admin = principal.user.role in (Role.admin, Role.unit_admin)
-        if not (admin and unit is not None and is_in_scope(principal, unit.path)):
+        if not (admin and unit is not None and is_in_scope(principal, unit.path)) and not (
+            review.may_see_submission(session, principal, submission.id)
+        ):
             raise NotFound("Không tìm thấy ảnh.")
     return FileResponse(
         file, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"}

@@ -188,10 +188,12 @@ async def submit(
     client_id: Annotated[str, Form(max_length=64)],
     kind: Annotated[SubmissionKind, Form()] = SubmissionKind.challenge,
     image: Annotated[UploadFile | None, File()] = None,
+    share_consent: Annotated[bool, Form()] = False,
 ) -> SubmissionOut:
     """Send a challenge (or teach-back) answer: multipart form with `text`, `client_id` (one
-    per draft), `kind` and, where the lesson asks for one, `image`. It waits as `queued`
-    until it is graded; follow it with GET /submissions/{id}."""
+    per draft), `kind` and, where the lesson asks for one, `image`; for a teach-back,
+    `share_consent=true` agrees that it may be featured under the lesson. It waits as
+    `queued` until it is graded; follow it with GET /submissions/{id}."""
     data = await image.read(settings.upload_max_bytes + 1) if image and image.filename else None
 
     def work() -> SubmissionOut:
@@ -206,6 +208,7 @@ async def submit(
             settings=settings,
             limiter=limiter,
             now=utcnow(),
+            share_consent=share_consent,
         )
         version = session.get(LessonVersion, submission.lesson_version_id)
         assert version is not None

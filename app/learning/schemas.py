@@ -173,6 +173,10 @@ class SubmissionOut(BaseModel):
     provisional: bool = Field(
         description="Graded offline while the LLM grader was unavailable; it will be re-graded"
     )
+    share_consent: bool = Field(
+        default=False,
+        description="A teach-back its author agreed may be featured under the lesson",
+    )
 
 
 class HeartbeatIn(BaseModel):
@@ -239,6 +243,7 @@ def submission_out(submission: Submission, version: LessonVersion) -> Submission
         grader=submission.grader,
         graded_at=submission.graded_at,
         provisional=submission.provisional,
+        share_consent=submission.share_consent,
     )
 
 

@@ -61,7 +61,10 @@ def create_submission(
     settings: Settings,
     limiter: RateLimiter,
     now: datetime,
+    share_consent: bool = False,
 ) -> Submission:
+    """`share_consent`: the learner agrees that a teach-back may be featured under the
+    lesson (app.mentoring.teach_backs); ignored for a challenge."""
     lesson, version = path.open_lesson(session, user_id, lesson_id)
     if not CLIENT_ID.match(client_id or ""):
         raise Invalid("Mã bản nháp (client_id) không hợp lệ.", code="bad_client_id")
@@ -124,6 +127,7 @@ def create_submission(
         text=body,
         text_sha256=hashlib.sha256(body.encode()).hexdigest(),
         image_name=image_name,
+        share_consent=share_consent and kind == SubmissionKind.teach_back,
     )
     session.add(submission)
     row = progress.touch(session, user_id=user_id, lesson_id=lesson.id, now=now)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.core.audit import record_audit
-from app.core.errors import Conflict, Forbidden, NotFound
+from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.gamification import streaks
 from app.learning.progress import lessons_needed, level_standing
 from app.models import Level, Mentorship, MentorStatus, Role, Unit, User
@@ -224,6 +224,30 @@ def end(
             link="/mentor/levels",
         )
     return row
+
+
+ADMIN_ACTIONS = ("confirm", "reject", "remove")
+REMOVE_REASON_MIN = 5
+
+
+def act(
+    session: Session, *, row: Mentorship, actor_id: int, action: str, reason: str, now: datetime
+) -> Mentorship:
+    """An admin's action on a mentorship (the caller checked the actor's scope): confirm or
+    turn down an application, or remove a mentor (with a reason)."""
+    text = reason.strip()[:300]
+    if action == "remove":
+        if len(text) < REMOVE_REASON_MIN:
+            raise Invalid(
+                f"Hãy ghi lý do gỡ người hướng dẫn (ít nhất {REMOVE_REASON_MIN} ký tự).",
+                extra={"field": "reason"},
+            )
+        return end(session, row=row, actor_id=actor_id, by_admin=True, reason=text, now=now)
+    if action not in ADMIN_ACTIONS:
+        raise NotFound("Không có thao tác này.")
+    return decide(
+        session, row=row, actor_id=actor_id, confirm=action == "confirm", reason=text, now=now
+    )
 
 
 def listing(

@@ -130,7 +130,10 @@ class Question(IdMixin, TimestampMixin, Base):
     hidden_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     reports: Mapped[int] = mapped_column(default=0)  # open reports
 
-    __table_args__ = (Index("ix_questions_lesson_created", "lesson_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_questions_lesson_created", "lesson_id", "created_at"),
+        Index("ix_questions_user_created", "user_id", "created_at"),  # the daily limit
+    )
 
 
 class Answer(IdMixin, TimestampMixin, Base):
@@ -147,7 +150,7 @@ class Answer(IdMixin, TimestampMixin, Base):
 
     __table_args__ = (
         Index("ix_answers_question_created", "question_id", "created_at"),
-        Index("ix_answers_user", "user_id"),
+        Index("ix_answers_user_created", "user_id", "created_at"),  # the daily limit
     )
 
 

@@ -95,6 +95,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('questions', schema=None) as batch_op:
         batch_op.create_index('ix_questions_lesson_created', ['lesson_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_questions_user_created', ['user_id', 'created_at'], unique=False)
 
     op.create_table('answers',
     sa.Column('question_id', sa.Integer(), nullable=False),
@@ -115,7 +116,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('answers', schema=None) as batch_op:
         batch_op.create_index('ix_answers_question_created', ['question_id', 'created_at'], unique=False)
-        batch_op.create_index('ix_answers_user', ['user_id'], unique=False)
+        batch_op.create_index('ix_answers_user_created', ['user_id', 'created_at'], unique=False)
 
     op.create_table('featured_teach_backs',
     sa.Column('submission_id', sa.Integer(), nullable=False),
@@ -217,11 +218,12 @@ def downgrade() -> None:
 
     op.drop_table('featured_teach_backs')
     with op.batch_alter_table('answers', schema=None) as batch_op:
-        batch_op.drop_index('ix_answers_user')
+        batch_op.drop_index('ix_answers_user_created')
         batch_op.drop_index('ix_answers_question_created')
 
     op.drop_table('answers')
     with op.batch_alter_table('questions', schema=None) as batch_op:
+        batch_op.drop_index('ix_questions_user_created')
         batch_op.drop_index('ix_questions_lesson_created')
 
     op.drop_table('questions')
