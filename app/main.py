@@ -13,6 +13,9 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from app import errors
+from app.admin import exports_pages, oversight_pages
+from app.admin import exports_router as admin_exports_router
+from app.admin import oversight_router as admin_oversight_router
 from app.admin import pages as admin_pages
 from app.admin import router as admin_router
 from app.auth import pages as auth_pages
@@ -39,6 +42,10 @@ from app.mentoring import router as mentoring_router
 from app.notifications import pages as notifications_pages
 from app.notifications import router as notifications_router
 from app.orgs import router as orgs_router
+from app.privacy import pages as privacy_pages
+from app.privacy import router as privacy_router
+from app.reports import pages as reports_pages
+from app.reports import router as reports_router
 from app.system import router as system_router
 from app.templating import clear_auth_cookies, set_auth_cookies
 
@@ -114,6 +121,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         questions_router.router,
         mentoring_community_router.router,
         notifications_router.router,
+        admin_oversight_router.router,
+        admin_exports_router.router,
+        privacy_router.router,
+        reports_router.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(system_router)
@@ -127,6 +138,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         questions_pages.router,
         community_pages.router,
         notifications_pages.router,
+        oversight_pages.router,
+        exports_pages.router,
+        privacy_pages.router,
+        reports_pages.router,
         auth_pages.router,
         admin_pages.router,
     ):
