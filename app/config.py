@@ -134,6 +134,11 @@ class Settings(BaseSettings):
     answers_per_day: int = Field(default=30, ge=1, le=500)
     reports_to_hide: int = Field(default=3, ge=1, le=50)
     featured_per_lesson: int = Field(default=3, ge=1, le=20)
+    # The program's targets for the working-age population of a unit (its target
+    # population): who join, and who reach basic skills (the certificate of `basic_level`)
+    target_join_pct: int = Field(default=80, ge=0, le=100)
+    target_basic_pct: int = Field(default=50, ge=0, le=100)
+    target_basic_level: int = Field(default=1, ge=1, le=5)
     cookie_secure: bool = False
 
     @property

@@ -295,8 +295,10 @@ def secondary_objects(conn: psycopg.Connection, table: str) -> tuple[list, list,
 TABLES = ("users", "learner_stats", "point_events")
 
 
-def drop_secondary(conn: psycopg.Connection) -> dict[str, tuple[list, list, list]]:
-    saved = {t: secondary_objects(conn, t) for t in TABLES}
+def drop_secondary(
+    conn: psycopg.Connection, tables: tuple[str, ...] = TABLES
+) -> dict[str, tuple[list, list, list]]:
+    saved = {t: secondary_objects(conn, t) for t in tables}
     for table, (fks, uniques, indexes) in saved.items():
         for name, _ in fks + uniques:
             conn.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
@@ -327,10 +329,13 @@ def copy_users(
     groups: dict[str, int],
     people: People,
     rng: random.Random,
+    days: int = DAYS,
+    today: date | None = None,
 ) -> str:
     """Learners over the hamlets (by population), each with a group, a role (1 % mentors,
     0.1 % unit admins), 1 % deactivated, and an activity level: 12 % never earn a point,
-    the rest a log-normal share scaled by their commune's engagement."""
+    the rest a log-normal share scaled by their commune's engagement. They started within
+    the last `days` days; with `today`, `created_at` is the day they started (else now)."""
     fam_names = [f for f, _ in FAMILY]
     fam_cum = list(itertools.accumulate(w for _, w in FAMILY))
     fam_fold = [fold(f) for f in fam_names]
@@ -347,8 +352,8 @@ def copy_users(
     with (
         conn.cursor().copy(
             "COPY users (id, full_name, search_key, phone, email, password_hash, role, unit_id,"
-            " group_id, is_active, must_change_password, password_changed_at)"
-            " FROM STDIN WITH (FREEZE)"
+            " group_id, is_active, must_change_password, password_changed_at"
+            f"{', created_at' if today else ''}) FROM STDIN WITH (FREEZE)"
         ) as cp,
     ):
         buf: list[str] = []
@@ -365,13 +370,17 @@ def copy_users(
             role = "unit_admin" if r < 0.001 else "mentor" if r < 0.011 else "learner"
             active = "f" if rnd() < 0.01 else "t"
             grp = grp_ids[bis(grp_cum, rnd() * total_grp)]
-            buf.append(
-                f"{uid}\t{name}\t{key}\t+8490{uid:07d}\t\\N\t{DUMMY_HASH}\t{role}\t"
-                f"{tree.hamlet_ids[h]}\t{grp}\t{active}\tf\t{changed}\n"
-            )
             a = 0.0 if rnd() < 0.12 else lognorm(0, 1.0) * tree.engagement[tree.hamlet_commune[h]]
             act[uid] = a
-            started = min(DAYS - 1, int(DAYS * rnd() ** 0.7))  # most joined early on
+            started = min(days - 1, int(days * rnd() ** 0.7))  # most joined early on
+            joined = ""
+            if today is not None:  # a time of day from the id: the random stream unchanged
+                at = (today - timedelta(days=started)).isoformat()
+                joined = f"\t{at} {7 + uid % 14:02d}:{uid * 7 % 60:02d}:00+07"
+            buf.append(
+                f"{uid}\t{name}\t{key}\t+8490{uid:07d}\t\\N\t{DUMMY_HASH}\t{role}\t"
+                f"{tree.hamlet_ids[h]}\t{grp}\t{active}\tf\t{changed}{joined}\n"
+            )
             first[uid] = started
             last[uid] = 0 if rnd() < 0.45 else int(rnd() * (started + 1))
             level[uid] = 1 if a == 0 else bis(LEVEL_CUM, rnd()) + 1

@@ -29,6 +29,7 @@ from app.models import (
     MentorStatus,
     Role,
     Unit,
+    UnitTarget,
     User,
 )
 from tests.factories import Tree, form_post, login, make_user, page_login
@@ -92,6 +93,15 @@ def snapshot(db: Session) -> dict[str, list[tuple]]:
         "mentorships": [
             (m.id, m.status, m.reason)
             for m in db.scalars(select(Mentorship).order_by(Mentorship.id))
+        ],
+        "targets": [(u.id, u.target_population) for u in db.scalars(select(Unit).order_by(Unit.id))]
+        + [
+            (t.unit_id, t.group_id, t.population)
+            for t in db.scalars(select(UnitTarget).order_by(UnitTarget.id))
+        ]
+        + [
+            (g.id, g.join_target_pct, g.improve_target_pct, g.improve_level)
+            for g in db.scalars(select(LearnerGroup).order_by(LearnerGroup.id))
         ],
     }
 
@@ -482,6 +492,230 @@ def page_mentor_action(w: World) -> None:
         assert res.status_code == 403
 
 
+def api_anonymise_user(w: World) -> None:
+    res = w.client.post(f"/api/v1/admin/users/{w.outside.id}/anonymise", headers=w.headers)
+    assert res.status_code == 404
+
+
+def page_anonymise_user(w: World) -> None:
+    res = form_post(w.client, f"/admin/accounts/{w.outside.id}/anonymise", {"confirm": "1"})
+    assert res.status_code == 404
+
+
+def _refused_exports(w: World, base: str, api: bool) -> None:
+    # only refused exports here: an allowed one is audited (see tests/test_exports.py)
+    for unit in (w.tree.village, w.tree.province):
+        for fmt in ("csv", "xlsx"):
+            url = f"{base}.{fmt}?unit_id={unit.id}"
+            res = w.client.get(url, headers=w.headers if api else None)
+            assert res.status_code == 404
+            assert OUTSIDE_NAME not in res.text
+
+
+def api_export_learners_csv(w: World) -> None:
+    _refused_exports(w, "/api/v1/admin/exports/learners", api=True)
+
+
+def api_export_learners_xlsx(w: World) -> None:
+    _refused_exports(w, "/api/v1/admin/exports/learners", api=True)
+
+
+def page_exports(w: World) -> None:
+    res = w.client.get("/admin/exports")
+    assert res.status_code == 200
+    assert w.tree.hamlet.name in res.text and w.tree.village.name not in res.text
+    assert w.client.get(f"/admin/exports?unit_id={w.tree.village.id}").status_code == 404
+
+
+def page_export_learners(w: World) -> None:
+    _refused_exports(w, "/admin/exports/learners", api=False)
+
+
+# ---- oversight: certificates page, audit log, system (app/admin/oversight_*.py) ----------
+
+OUTSIDE_AUDIT = "xa-khac-bi-mat.csv"
+
+
+def _outside_audit_entry(w: World) -> None:
+    """An import into the other commune's village, audited with that unit's path (the world's
+    own admin import is audited with no unit: administrators only)."""
+    from app.core.audit import record_audit
+
+    record_audit(
+        w.db,
+        actor_id=None,
+        action="import.learners",
+        target_type="import",
+        target_id="outside",
+        unit_path=w.tree.village.path,
+        details={"filename": OUTSIDE_AUDIT},
+    )
+    w.db.flush()
+
+
+def api_audit(w: World) -> None:
+    _outside_audit_entry(w)
+    res = w.client.get("/api/v1/admin/audit?per_page=200", headers=w.headers)
+    assert res.status_code == 200
+    assert OUTSIDE_AUDIT not in res.text and w.admin_job.filename not in res.text
+    res = w.client.get("/api/v1/admin/audit?action=import.", headers=w.headers)
+    assert res.json()["total"] == 0
+
+
+def api_audit_csv(w: World) -> None:
+    _outside_audit_entry(w)
+    res = w.client.get("/api/v1/admin/audit.csv", headers=w.headers)
+    assert res.status_code == 200
+    assert OUTSIDE_AUDIT not in res.text and "import.learners" not in res.text
+
+
+def page_audit(w: World) -> None:
+    _outside_audit_entry(w)
+    res = w.client.get("/admin/audit?action=import.")
+    assert res.status_code == 200
+    assert OUTSIDE_AUDIT not in res.text and "0 mục" in res.text
+
+
+def page_audit_csv(w: World) -> None:
+    _outside_audit_entry(w)
+    res = w.client.get("/admin/audit.csv")
+    assert res.status_code == 200
+    assert OUTSIDE_AUDIT not in res.text and "import.learners" not in res.text
+
+
+def api_system_curriculum(w: World) -> None:
+    assert w.client.get("/api/v1/admin/system/curriculum", headers=w.headers).status_code == 403
+
+
+def api_system_grader(w: World) -> None:
+    assert w.client.get("/api/v1/admin/system/grader", headers=w.headers).status_code == 403
+
+
+def page_system(w: World) -> None:
+    assert w.client.get("/admin/system").status_code == 403
+
+
+def page_certificates(w: World) -> None:
+    for status in ("pending", "issued", "revoked"):
+        res = w.client.get(f"/admin/certificates?status={status}")
+        assert res.status_code == 200
+        assert w.outside_pending not in res.text and w.outside_issued not in res.text
+        assert OUTSIDE_NAME not in res.text
+    assert w.client.get(f"/admin/certificates?unit_id={w.tree.village.id}").status_code == 403
+
+
+def page_certificate_approve(w: World) -> None:
+    res = form_post(w.client, f"/admin/certificates/{w.outside_pending}/approve")
+    assert res.status_code == 404
+
+
+def page_certificates_approve_unit(w: World) -> None:
+    for unit in (w.tree.village, w.tree.commune, w.tree.province):
+        res = form_post(w.client, "/admin/certificates/approve-unit", {"unit_id": str(unit.id)})
+        assert res.status_code == 403
+
+
+def page_certificate_revoke(w: World) -> None:
+    res = form_post(
+        w.client,
+        f"/admin/certificates/{w.outside_issued}/revoke",
+        {"reason": "Thu hồi thử từ ngoài phạm vi."},
+    )
+    assert res.status_code == 404
+
+
+def page_certificate_reissue(w: World) -> None:
+    res = form_post(
+        w.client, f"/admin/certificates/{w.outside_issued}/reissue", {"full_name": "Tên Khác Hẳn"}
+    )
+    assert res.status_code == 404
+
+
+# Cases whose reading is itself recorded (an export of the audit log is audited).
+AUDITS_AN_EXPORT = {api_audit_csv, page_audit_csv}
+
+
+def api_report_dashboard(w: World) -> None:
+    res = w.client.get(
+        f"/api/v1/admin/reports/dashboard?unit_id={w.tree.commune.id}", headers=w.headers
+    )
+    assert res.status_code == 403
+    own = w.client.get("/api/v1/admin/reports/dashboard", headers=w.headers).json()
+    assert own["unit"]["id"] == w.tree.ward.id
+    assert w.tree.commune.name not in {c["name"] for c in own["children"]}
+
+
+def api_report_quarterly(w: World) -> None:
+    res = w.client.get(
+        f"/api/v1/admin/reports/quarterly?unit_id={w.tree.province.id}&year=2026&quarter=4",
+        headers=w.headers,
+    )
+    assert res.status_code == 403
+
+
+def api_get_targets(w: World) -> None:
+    res = w.client.get(f"/api/v1/admin/units/{w.tree.village.id}/targets", headers=w.headers)
+    assert res.status_code == 403
+
+
+def api_put_targets(w: World) -> None:
+    res = w.client.put(
+        f"/api/v1/admin/units/{w.tree.village.id}/targets",
+        json={"working_age": 999},
+        headers=w.headers,
+    )
+    assert res.status_code == 403
+
+
+def api_group_targets(w: World) -> None:
+    group_id = w.db.scalar(select(LearnerGroup.id).order_by(LearnerGroup.id))
+    res = w.client.put(
+        f"/api/v1/admin/groups/{group_id}/targets", json={"join_target_pct": 1}, headers=w.headers
+    )
+    assert res.status_code == 403
+
+
+def page_dashboard(w: World) -> None:
+    assert w.client.get(f"/admin/dashboard?unit_id={w.tree.commune.id}").status_code == 403
+    own = w.client.get("/admin/dashboard")
+    assert own.status_code == 200 and w.tree.commune.name not in own.text
+
+
+def page_reports(w: World) -> None:
+    assert w.client.get(f"/admin/reports?unit_id={w.tree.province.id}").status_code == 403
+
+
+def page_report_download(w: World) -> None:
+    res = w.client.get(
+        f"/admin/reports/download?unit_id={w.tree.commune.id}&year=2026&quarter=4&format=csv"
+    )
+    assert res.status_code == 403
+
+
+def page_targets(w: World) -> None:
+    assert w.client.get(f"/admin/targets?unit_id={w.tree.village.id}").status_code == 403
+
+
+def page_targets_save(w: World) -> None:
+    res = form_post(w.client, f"/admin/targets?unit_id={w.tree.village.id}", {"working_age": "9"})
+    assert res.status_code == 403
+
+
+def page_group_targets(w: World) -> None:
+    assert form_post(w.client, "/admin/targets/groups", {"join_1": "5"}).status_code == 403
+
+
+def page_targets_import(w: World) -> None:
+    data = f"ma_don_vi,ma_nhom,so_nguoi\n{w.tree.village.code},,9\n".encode()
+    res = form_post(
+        w.client,
+        "/admin/targets/import",
+        {"unit_id": str(w.tree.ward.id)},
+        files={"file": ("chi-tieu.csv", data, "text/csv")},
+    )
+    assert res.status_code == 422 and "ngoài phạm vi" in res.text
+
+
 CASES: dict[tuple[str, str], Callable[[World], None]] = {
     ("GET", "/api/v1/admin/users"): api_list_users,
     ("POST", "/api/v1/admin/users"): api_create_user,
@@ -530,6 +764,37 @@ CASES: dict[tuple[str, str], Callable[[World], None]] = {
     ("POST", "/api/v1/admin/mentors/{mentorship_id}/{action}"): api_mentor_action,
     ("GET", "/admin/mentors"): page_mentors,
     ("POST", "/admin/mentors/{mentorship_id}/{action}"): page_mentor_action,
+    ("POST", "/api/v1/admin/users/{user_id}/anonymise"): api_anonymise_user,
+    ("POST", "/admin/accounts/{user_id}/anonymise"): page_anonymise_user,
+    ("GET", "/api/v1/admin/exports/learners.csv"): api_export_learners_csv,
+    ("GET", "/api/v1/admin/exports/learners.xlsx"): api_export_learners_xlsx,
+    ("GET", "/admin/exports"): page_exports,
+    ("GET", "/admin/exports/learners.csv"): page_export_learners,
+    ("GET", "/admin/exports/learners.xlsx"): page_export_learners,
+    ("GET", "/api/v1/admin/audit"): api_audit,
+    ("GET", "/api/v1/admin/audit.csv"): api_audit_csv,
+    ("GET", "/api/v1/admin/system/curriculum"): api_system_curriculum,
+    ("GET", "/api/v1/admin/system/grader"): api_system_grader,
+    ("GET", "/admin/certificates"): page_certificates,
+    ("POST", "/admin/certificates/{serial}/approve"): page_certificate_approve,
+    ("POST", "/admin/certificates/approve-unit"): page_certificates_approve_unit,
+    ("POST", "/admin/certificates/{serial}/revoke"): page_certificate_revoke,
+    ("POST", "/admin/certificates/{serial}/reissue"): page_certificate_reissue,
+    ("GET", "/admin/audit"): page_audit,
+    ("GET", "/admin/audit.csv"): page_audit_csv,
+    ("GET", "/admin/system"): page_system,
+    ("GET", "/api/v1/admin/reports/dashboard"): api_report_dashboard,
+    ("GET", "/api/v1/admin/reports/quarterly"): api_report_quarterly,
+    ("GET", "/api/v1/admin/units/{unit_id}/targets"): api_get_targets,
+    ("PUT", "/api/v1/admin/units/{unit_id}/targets"): api_put_targets,
+    ("PUT", "/api/v1/admin/groups/{group_id}/targets"): api_group_targets,
+    ("GET", "/admin/dashboard"): page_dashboard,
+    ("GET", "/admin/reports"): page_reports,
+    ("GET", "/admin/reports/download"): page_report_download,
+    ("GET", "/admin/targets"): page_targets,
+    ("POST", "/admin/targets"): page_targets_save,
+    ("POST", "/admin/targets/groups"): page_group_targets,
+    ("POST", "/admin/targets/import"): page_targets_import,
 }
 
 # Cases whose refused attempts are recorded (an import's row report is kept, and audited).
@@ -625,4 +890,5 @@ def test_unit_admin_cannot_reach_outside_its_subtree(world: World, key):
     new_audit = world.db.scalars(
         select(AuditLog.action).where(AuditLog.id > (audit_before or 0))
     ).all()
-    assert all(a.startswith("import.") for a in new_audit), new_audit
+    allowed = ("import.", "audit.export") if case in AUDITS_AN_EXPORT else ("import.",)
+    assert all(a.startswith(allowed) for a in new_audit), new_audit

@@ -1,7 +1,88 @@
-"""(being written)"""
+"""JSON API: learner lists as CSV or XLSX for administrators (their subtree only, audited)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from app.admin import exports
+from app.auth.dependencies import AdminOrUnitAdmin, SettingsDep
+from app.core.clock import local_day
+from app.db import SessionDep
+from app.models import utcnow
+
+router = APIRouter(prefix="/admin/exports", tags=["admin"])
+
+UnitId = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
+GroupId = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
+LevelNo = Annotated[int | None, Query(ge=1, le=20)]
+Activity = Annotated[str, Query(pattern="^(|7d|30d|inactive30|never)$")]
+FILE = {
+    200: {
+        "content": {m: {} for m in exports.MEDIA_TYPES.values()},
+        "description": "The list as a file",
+    }
+}
+
+
+def file_response(export: exports.Export) -> Response:
+    return Response(
+        export.content,
+        media_type=export.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{export.filename}"',
+            "Cache-Control": "private, no-store",
+            "X-Row-Count": str(export.rows),
+        },
+    )
+
+
+def _download(
+    principal: AdminOrUnitAdmin,
+    session: SessionDep,
+    settings: SettingsDep,
+    filters: exports.Filters,
+    fmt: exports.ExportFormat,
+) -> Response:
+    export = exports.export_learners(
+        session,
+        actor=principal,
+        filters=filters,
+        fmt=fmt,
+        today=local_day(utcnow(), settings.tz),
+    )
+    return file_response(export)
+
+
+@router.get("/learners.csv", responses=FILE)
+def learners_csv(
+    principal: AdminOrUnitAdmin,
+    session: SessionDep,
+    settings: SettingsDep,
+    unit_id: UnitId = None,
+    group_id: GroupId = None,
+    level: LevelNo = None,
+    activity: Activity = "",
+) -> Response:
+    """Active learners and mentors in the administrator's subtree (or the chosen unit's),
+    filtered by learner group, level (the one being worked on) and activity (`7d`, `30d`,
+    `inactive30`, `never`), as CSV (UTF-8 with BOM). At most 100,000 rows; audited."""
+    filters = exports.Filters(unit_id, group_id, level, activity)
+    return _download(principal, session, settings, filters, "csv")
+
+
+@router.get("/learners.xlsx", responses=FILE)
+def learners_xlsx(
+    principal: AdminOrUnitAdmin,
+    session: SessionDep,
+    settings: SettingsDep,
+    unit_id: UnitId = None,
+    group_id: GroupId = None,
+    level: LevelNo = None,
+    activity: Activity = "",
+) -> Response:
+    """The same list as an Excel workbook."""
+    filters = exports.Filters(unit_id, group_id, level, activity)
+    return _download(principal, session, settings, filters, "xlsx")

@@ -18,9 +18,10 @@ from app.admin.service import learning_levels, unlocked_levels
 from app.auth.dependencies import AdminOnly, AdminOrUnitAdmin, CsrfProtected, SettingsDep
 from app.auth.scope import is_in_scope, scope_path
 from app.auth.service import Principal
+from app.core.clock import local_day
 from app.core.errors import AppError, form_errors
 from app.db import SessionDep, savepoint
-from app.models import ImportKind, Role, Unit, UnitType, User
+from app.models import ImportKind, Role, Unit, UnitType, User, utcnow
 from app.orgs import imports
 from app.orgs import service as orgs
 from app.orgs.imports import LEARNER_TEMPLATE, UNIT_TEMPLATE
@@ -81,10 +82,14 @@ def accounts(
     request: Request,
     principal: AdminOrUnitAdmin,
     session: SessionDep,
+    settings: SettingsDep,
     q: Annotated[str | None, Query(max_length=100)] = None,
-    role: Role | None = None,
+    role: Annotated[str | None, Query(pattern="^(|" + "|".join(Role) + ")$")] = None,
     active: Annotated[str | None, Query(pattern="^(|0|1)$")] = None,
     unit_id: int | None = None,
+    group_id: Annotated[str | None, Query(pattern=r"^\d{0,9}$")] = None,
+    level: Annotated[str | None, Query(pattern=r"^\d{0,2}$")] = None,
+    activity: Annotated[str | None, Query(pattern="^(|7d|30d|inactive30|never)$")] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
     active_filter = {"1": True, "0": False}.get(active or "")
@@ -94,8 +99,12 @@ def accounts(
         actor=principal,
         q=q,
         unit_id=unit.id if unit else None,
-        role=role,
+        group_id=_int_or_none(group_id or ""),
+        role=Role(role) if role else None,  # the form sends '' for every role
         active=active_filter,
+        level=_int_or_none(level or ""),
+        activity=activity or None,
+        today=local_day(utcnow(), settings.tz),
         page=page,
         per_page=PER_PAGE,
     )
@@ -108,8 +117,14 @@ def accounts(
             "page": page,
             "pages": max(1, -(-total // PER_PAGE)),
             "q": q or "",
-            "role": role.value if role else "",
+            "role": role or "",
             "active": active or "",
+            "group_id": group_id or "",
+            "level": level or "",
+            "activity": activity or "",
+            "groups": orgs.list_groups(session, active_only=False),
+            "levels": learning_levels(session),
+            "activities": service.ACTIVITY_LABELS,
             "unit": unit,
             "roles": list(Role),
             "section": "accounts",

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, status
 
 from app.admin import service
 from app.admin.schemas import (
+    Activity,
     ResetIn,
     ResetOut,
     UnlockOut,
@@ -19,8 +20,9 @@ from app.admin.schemas import (
 )
 from app.auth.dependencies import AdminOrUnitAdmin, SettingsDep
 from app.auth.schemas import GroupBrief, UnitBrief
+from app.core.clock import local_day
 from app.db import SessionDep
-from app.models import LearnerGroup, Role, Unit, User
+from app.models import LearnerGroup, Role, Unit, User, utcnow
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -52,14 +54,20 @@ def _out(session: SessionDep, user: User) -> UserOut:
 def list_users(
     principal: AdminOrUnitAdmin,
     session: SessionDep,
+    settings: SettingsDep,
     q: Annotated[str | None, Query(max_length=100)] = None,
     unit_id: int | None = None,
     group_id: int | None = None,
     role: Role | None = None,
     active: bool | None = None,
+    level: Annotated[int | None, Query(ge=1, le=20)] = None,
+    activity: Activity | None = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> UserPage:
+    """Accounts in the caller's subtree. `level`: the level a learner is working on;
+    `activity`: `7d` / `30d` (studied in the last 7 / 30 days), `inactive30` (studied
+    before, not in the last 30 days), `never`."""
     rows, total = service.list_users(
         session,
         actor=principal,
@@ -68,6 +76,9 @@ def list_users(
         group_id=group_id,
         role=role,
         active=active,
+        level=level,
+        activity=activity,
+        today=local_day(utcnow(), settings.tz),
         page=page,
         per_page=per_page,
     )

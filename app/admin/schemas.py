@@ -11,6 +11,8 @@ from app.auth.schemas import GroupBrief, UnitBrief
 from app.core.validation import normalize_email, normalize_name, normalize_phone
 from app.models import Role
 
+Activity = Literal["7d", "30d", "inactive30", "never"]  # the accounts list's activity filter
+
 
 class UserOut(BaseModel):
     id: int

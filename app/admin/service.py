@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.auth import service as auth
@@ -16,7 +16,18 @@ from app.core.audit import record_audit, record_changes, values_of
 from app.core.errors import Forbidden, Invalid, NotFound
 from app.core.text import fold, phone_fragment
 from app.gamification.boards import reseat
-from app.models import ROLE_LABELS, LearnerGroup, Level, LevelUnlock, Role, Unit, User, utcnow
+from app.models import (
+    ROLE_LABELS,
+    LearnerGroup,
+    LearnerStats,
+    Level,
+    LevelUnlock,
+    Role,
+    StudyDay,
+    Unit,
+    User,
+    utcnow,
+)
 from app.orgs.service import in_subtree
 
 
@@ -64,6 +75,37 @@ def user_matches(query: str) -> ColumnElement[bool]:
     return or_(*conditions)
 
 
+# Activity filters: days on which the learner studied (a StudyDay that was not only kept by
+# a streak freeze), counted back from today in the configured time zone.
+ACTIVITY_LABELS = {
+    "7d": "Có học trong 7 ngày qua",
+    "30d": "Có học trong 30 ngày qua",
+    "inactive30": "Không học từ 30 ngày trở lên",
+    "never": "Chưa học lần nào",
+}
+
+
+def _studied_since(since: date | None) -> ColumnElement[bool]:
+    cond = (StudyDay.user_id == User.id) & StudyDay.frozen.is_(False)
+    if since is not None:
+        cond = cond & (StudyDay.day >= since)
+    return exists().where(cond)
+
+
+def activity_condition(activity: str, today: date) -> ColumnElement[bool]:
+    """`7d` / `30d`: studied on one of the last 7 / 30 days (today included); `inactive30`:
+    studied before but not in the last 30 days; `never`: no study day at all."""
+    if activity == "7d":
+        return _studied_since(today - timedelta(days=6))
+    if activity == "30d":
+        return _studied_since(today - timedelta(days=29))
+    if activity == "inactive30":
+        return _studied_since(None) & ~_studied_since(today - timedelta(days=29))
+    if activity == "never":
+        return ~_studied_since(None)
+    raise Invalid("Bộ lọc hoạt động không hợp lệ.")
+
+
 def list_users(
     session: Session,
     *,
@@ -73,9 +115,14 @@ def list_users(
     group_id: int | None = None,
     role: Role | None = None,
     active: bool | None = None,
+    level: int | None = None,
+    activity: str | None = None,
+    today: date | None = None,
     page: int = 1,
     per_page: int = 50,
 ) -> tuple[Sequence[tuple[User, Unit, LearnerGroup | None]], int]:
+    """`level` is the level a learner is working on (one who has not started is on level 1);
+    `activity` one of ACTIVITY_LABELS, counted back from `today` (a local day)."""
     prefix = scope_path(actor)
     if unit_id is not None:
         unit = session.get(Unit, unit_id)
@@ -96,6 +143,13 @@ def list_users(
         stmt = stmt.where(User.role == role)
     if active is not None:
         stmt = stmt.where(User.is_active.is_(active))
+    if level is not None:
+        current = (
+            select(LearnerStats.level).where(LearnerStats.user_id == User.id).scalar_subquery()
+        )
+        stmt = stmt.where(func.coalesce(current, 1) == level)
+    if activity:
+        stmt = stmt.where(activity_condition(activity, today or utcnow().date()))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.execute(
         stmt.order_by(User.full_name, User.id).offset((page - 1) * per_page).limit(per_page)

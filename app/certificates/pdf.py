@@ -71,7 +71,7 @@ class CertificateView:
 
 
 @lru_cache(maxsize=1)
-def _register_fonts() -> None:
+def register_fonts() -> None:
     """Register Noto Serif once per process (parsing the TTF is the slow part)."""
     pdfmetrics.registerFont(TTFont(REGULAR, str(FONT_DIR / "NotoSerif-Regular.ttf")))
     pdfmetrics.registerFont(TTFont(BOLD, str(FONT_DIR / "NotoSerif-Bold.ttf")))
@@ -80,14 +80,14 @@ def _register_fonts() -> None:
     )
 
 
-def _nfc(text: str) -> str:
+def nfc(text: str) -> str:
     """Precomposed letters: the font has them, while reportlab cannot position combining marks."""
     return unicodedata.normalize("NFC", " ".join(text.split()))
 
 
 def date_line(place: str, day: date) -> str:
     """'Tân Phú, ngày 05 tháng 03 năm 2026' (administrative style: two-digit day and month)."""
-    return f"{_nfc(place)}, ngày {day.day:02d} tháng {day.month:02d} năm {day.year}"
+    return f"{nfc(place)}, ngày {day.day:02d} tháng {day.month:02d} năm {day.year}"
 
 
 def _width(text: str, font: str, size: float) -> float:
@@ -285,8 +285,8 @@ def _header(c: Canvas, view: CertificateView) -> float:
     # Left: the authority in capitals; below it, in bold, the unit, unless the authority already
     # names it (a commune's People's Committee issuing for the commune). A short rule under
     # the lowest line, then the serial, where a letterhead has the document number.
-    authority = _nfc(view.authority).upper()
-    unit = _nfc(view.unit_name)
+    authority = nfc(view.authority).upper()
+    unit = nfc(view.unit_name)
     size, leading = 12.0, 16.0
     if fold(unit) in fold(authority):
         lines = [(line, BOLD) for line in _split_balanced(authority, BOLD, size, left_w)]
@@ -303,7 +303,7 @@ def _header(c: Canvas, view: CertificateView) -> float:
     rule_y = y - 7
     c.setLineWidth(0.8)
     c.line(left_x - 36, rule_y, left_x + 36, rule_y)
-    serial = f"Số hiệu: {_nfc(view.serial)}"
+    serial = f"Số hiệu: {nfc(view.serial)}"
     serial_y = rule_y - 17
     _centred(c, serial, left_x, serial_y, REGULAR, _fit_size(serial, REGULAR, 11.5, left_w, 7))
     return min(serial_y, motto_y)
@@ -325,7 +325,7 @@ def _plan_outcomes(outcomes: list[str], max_height: float) -> _OutcomeList | Non
     """The learning outcomes as bulleted paragraphs at the largest size (12 pt down to 7 pt)
     whose height fits `max_height`. The block is as wide as its longest line, so that a list of
     short outcomes sits in the middle of the page."""
-    texts = [_nfc(o) for o in outcomes if o.strip()]
+    texts = [nfc(o) for o in outcomes if o.strip()]
     if not texts:
         return None
     plan = None
@@ -380,7 +380,7 @@ def _footer(c: Canvas, view: CertificateView) -> float:
     _centred(c, date_text, 0, 0, REGULAR, _fit_size(date_text, REGULAR, 12.5, issuer_w, 8))
     c.restoreState()
     _centred(c, "ĐƠN VỊ CẤP CHỨNG NHẬN", issuer_x, date_y - 20, BOLD, 13)
-    unit = _nfc(view.unit_name)
+    unit = nfc(view.unit_name)
     _centred(c, unit, issuer_x, date_y - 37, BOLD, _fit_size(unit, BOLD, 12.5, issuer_w, 8))
 
     # QR code, left, built up from the bottom: the URL (one line, or broken anywhere over
@@ -402,9 +402,9 @@ def _footer(c: Canvas, view: CertificateView) -> float:
 
 def render_certificate(view: CertificateView) -> bytes:
     """The certificate as a complete one-page PDF. The same view gives the same bytes."""
-    _register_fonts()
-    holder = _nfc(view.holder_name)
-    level_title = _nfc(view.level_title)
+    register_fonts()
+    holder = nfc(view.holder_name)
+    level_title = nfc(view.level_title)
     buffer = io.BytesIO()
     c = Canvas(
         buffer,
@@ -415,13 +415,13 @@ def render_certificate(view: CertificateView) -> bytes:
         lang="vi",
     )
     c.setTitle(f"Giấy chứng nhận – {holder}")
-    c.setAuthor(_nfc(view.unit_name))
+    c.setAuthor(nfc(view.unit_name))
     c.setSubject(
         f"Chứng nhận hoàn thành Bậc {view.level_number} – {level_title}, "
-        f"chương trình {PROGRAMME}. Số hiệu {_nfc(view.serial)}"
+        f"chương trình {PROGRAMME}. Số hiệu {nfc(view.serial)}"
     )
     c.setCreator(PROGRAMME)
-    c.setKeywords(["giấy chứng nhận", PROGRAMME, _nfc(view.serial)])
+    c.setKeywords(["giấy chứng nhận", PROGRAMME, nfc(view.serial)])
 
     cx = PAGE_W / 2
     _watermark(c, cx, PAGE_H / 2 - 10, 205)

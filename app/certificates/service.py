@@ -184,6 +184,14 @@ def facts_for(
     )
 
 
+def sign(session: Session, cert: Certificate, *, settings: Settings) -> None:
+    """Sign the credential from the row as it is now, with the active key (on issue, and
+    again when the holder's name is anonymised in place)."""
+    key = keys.active_key(session, settings)
+    cert.credential_jwt = credential.sign(credential.build(facts_for(session, cert, settings)), key)
+    cert.key_id = key.kid
+
+
 def issue(
     session: Session,
     cert: Certificate,
@@ -196,9 +204,7 @@ def issue(
     cert.issued_at = now.replace(microsecond=0)
     if settings.certificate_valid_years:
         cert.expires_at = cert.issued_at + timedelta(days=365 * settings.certificate_valid_years)
-    key = keys.active_key(session, settings)
-    cert.credential_jwt = credential.sign(credential.build(facts_for(session, cert, settings)), key)
-    cert.key_id = key.kid
+    sign(session, cert, settings=settings)
     cert.status = CertificateStatus.issued
     cert.approved_by = actor_id
     session.flush()
@@ -209,7 +215,7 @@ def issue(
         target_type="certificate",
         target_id=cert.serial,
         unit_path=cert.unit_path,
-        details={"level": cert.level_number, "key": key.kid, "holder": cert.holder_name},
+        details={"level": cert.level_number, "key": cert.key_id, "holder": cert.holder_name},
     )
     return cert
 

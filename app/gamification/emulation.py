@@ -9,17 +9,15 @@ accounts with the learner or mentor role in the unit's subtree."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from dataclasses import dataclass
 from typing import Literal
 
-from openpyxl import Workbook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.core.spreadsheet import csv_bytes, xlsx_bytes
 from app.gamification import periods
 from app.gamification.boards import BOARD_ROLES, Board, BoardStore
 from app.models import PointEvent, PointTally, Unit, User
@@ -228,29 +226,18 @@ def roll_json(roll: HonourRoll) -> str:
     )
 
 
+def export_rows(roll: HonourRoll) -> list[list[object]]:
+    return [[f"Vinh danh – {roll.unit.name} – {roll.label}"], list(HEADER), *honour_rows(roll)]
+
+
 def export_csv(roll: HonourRoll) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([f"Vinh danh – {roll.unit.name} – {roll.label}"])
-    writer.writerow(HEADER)
-    writer.writerows(honour_rows(roll))
-    return ("\ufeff" + out.getvalue()).encode("utf-8")  # BOM: Excel opens it as UTF-8
+    return csv_bytes(export_rows(roll))
 
 
 def export_xlsx(roll: HonourRoll) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "Vinh danh"
-    sheet.append([f"Vinh danh – {roll.unit.name} – {roll.label}"])
-    sheet.append(HEADER)
-    for row in honour_rows(roll):
-        sheet.append(row)
-    for col, width in zip("ABCDEFG", (10, 7, 30, 30, 10, 18, 18), strict=True):
-        sheet.column_dimensions[col].width = width
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return xlsx_bytes(
+        "Vinh danh", export_rows(roll), widths=(10, 7, 30, 30, 10, 18, 18), bold_rows={0, 1}
+    )
 
 
 ExportFormat = Literal["csv", "xlsx"]

@@ -47,6 +47,7 @@ from app.models.mentoring import (
 from app.models.notifications import Notification
 from app.models.orgs import UNIT_TYPE_LABELS, LearnerGroup, Unit, UnitType
 from app.models.points import PointEvent
+from app.models.reports import UnitTarget
 
 __all__ = [
     "CERTIFICATE_STATUS_LABELS",
@@ -96,6 +97,7 @@ __all__ = [
     "SubmissionKind",
     "SubmissionStatus",
     "Unit",
+    "UnitTarget",
     "UnitType",
     "User",
     "UserBadge",

@@ -93,6 +93,7 @@ class Submission(IdMixin, TimestampMixin, Base):
         Index("ix_submissions_status_created", "status", "created_at"),
         Index("ix_submissions_version_sha", "lesson_version_id", "kind", "text_sha256"),
         Index("ix_submissions_lesson_kind_id", "lesson_id", "kind", "id"),  # near-duplicates
+        Index("ix_submissions_graded", "graded_at", "user_id"),  # reports: scores in a range
     )
 
 
@@ -117,7 +118,10 @@ class LessonProgress(TimestampMixin, Base):
     completed_at: Mapped[datetime | None] = mapped_column()
     last_activity_at: Mapped[datetime] = mapped_column()
 
-    __table_args__ = (Index("ix_lesson_progress_user_activity", "user_id", "last_activity_at"),)
+    __table_args__ = (
+        Index("ix_lesson_progress_user_activity", "user_id", "last_activity_at"),
+        Index("ix_lesson_progress_completed", "completed_at", "user_id"),  # reports
+    )
 
 
 class StudyDay(TimestampMixin, Base):
@@ -134,6 +138,8 @@ class StudyDay(TimestampMixin, Base):
     last_beat_at: Mapped[datetime | None] = mapped_column()
     goal_met_at: Mapped[datetime | None] = mapped_column()
     frozen: Mapped[bool] = mapped_column(default=False)  # missed, kept by a streak freeze
+
+    __table_args__ = (Index("ix_study_days_day", "day", "user_id"),)  # reports: who was active
 
     @property
     def counts(self) -> bool:

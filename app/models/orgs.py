@@ -95,3 +95,8 @@ class LearnerGroup(IdMixin, TimestampMixin, Base):
     description: Mapped[str] = mapped_column(String(500), default="")
     sort_order: Mapped[int] = mapped_column(default=0)
     is_active: Mapped[bool] = mapped_column(default=True)
+    # the program's targets for the group (seeds 000-002), in % of its target population:
+    # who take part, and who improve measurably (hold the certificate of `improve_level`)
+    join_target_pct: Mapped[int | None] = mapped_column()
+    improve_target_pct: Mapped[int | None] = mapped_column()
+    improve_level: Mapped[int | None] = mapped_column()

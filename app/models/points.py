@@ -40,4 +40,12 @@ class PointEvent(IdMixin, TimestampMixin, Base):
             postgresql_where=text(f"kind IN ({MENTOR_KINDS_SQL})"),
             sqlite_where=text(f"kind IN ({MENTOR_KINDS_SQL})"),
         ),
+        # reports: who completed which level when (one row per learner and level)
+        Index(
+            "ix_point_events_level_complete",
+            "day",
+            "user_id",
+            postgresql_where=text("kind = 'level_complete'"),
+            sqlite_where=text("kind = 'level_complete'"),
+        ),
     )

@@ -219,6 +219,25 @@ def _columns(
     return found
 
 
+# Header words of a national ID number column (keys as tabular.header_key folds them):
+# "CCCD", "Số CMND", "Căn cước công dân", "Số định danh cá nhân", "ID number", ...
+_ID_TOKENS = frozenset({"cccd", "cmnd", "cmt", "cmtnd"})
+_ID_PHRASES = ("can_cuoc", "dinh_danh", "chung_minh", "id_number", "national_id", "id_card")
+
+
+def refuse_id_columns(header: list[str]) -> None:
+    """The platform does not collect national ID numbers: a file with such a column is
+    refused as a whole, before anything from it is read or recorded (docs/privacy.md)."""
+    for key in header:
+        tokens = set(key.split("_"))
+        if tokens & _ID_TOKENS or any(phrase in key for phrase in _ID_PHRASES):
+            raise Invalid(
+                f"Tệp có cột “{key}” giống số căn cước công dân/CMND. Nền tảng không thu thập "
+                "số định danh cá nhân: hãy xoá cột này khỏi tệp rồi tải lên lại.",
+                code="id_column",
+            )
+
+
 def _get(row: Row, cols: dict[str, str], name: str) -> str:
     column = cols.get(name)
     return row.values.get(column, "").strip() if column else ""
@@ -476,6 +495,7 @@ def import_learners(
     max_rows: int,
 ) -> ImportResult:
     header, rows = read_table(filename, data, max_bytes=max_bytes, max_rows=max_rows)
+    refuse_id_columns(header)
     cols = _columns(header, LEARNER_COLUMNS, LEARNER_REQUIRED)
     if "phone" not in cols and "email" not in cols:
         raise Invalid("Thiếu cột so_dien_thoai hoặc email.", code="bad_header")

@@ -41,14 +41,33 @@ DEFAULT_GROUPS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+# The seeds' targets (% taking part, % improving, the certificate level that shows it):
+# civil servants all take part and half improve at work (level 2); business owners 80 %
+# and half. Everyone else is counted in the unit's working-age population (settings
+# `target_join_pct`, `target_basic_pct`: 80 % join, half reach basic skills, level 1).
+DEFAULT_GROUP_TARGETS: dict[str, tuple[int, int, int]] = {
+    "can_bo": (100, 50, 2),
+    "doanh_nghiep": (80, 50, 2),
+}
+
+
 def ensure_default_groups(session: Session) -> int:
     """Create the default learner groups that are missing; returns how many were added."""
     existing = set(session.scalars(select(LearnerGroup.code)))
     added = 0
     for order, (code, name, description) in enumerate(DEFAULT_GROUPS):
         if code not in existing:
+            join, improve, level = DEFAULT_GROUP_TARGETS.get(code, (None, None, None))
             session.add(
-                LearnerGroup(code=code, name=name, description=description, sort_order=order * 10)
+                LearnerGroup(
+                    code=code,
+                    name=name,
+                    description=description,
+                    sort_order=order * 10,
+                    join_target_pct=join,
+                    improve_target_pct=improve,
+                    improve_level=level,
+                )
             )
             added += 1
     session.flush()
