@@ -7,11 +7,20 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import uvicorn
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
-from app.config import Settings
+from app.config import ROOT_DIR, Settings
+from app.curriculum.loader import sync_curriculum
+from app.curriculum.validate import load_curriculum
+from app.db import make_engine
 from app.main import create_app
+from app.migrations import upgrade
+from app.orgs.service import ensure_default_groups
+from tests.dbutil import scratch_database
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -24,6 +33,23 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 PHONE = {"width": 390, "height": 844}
+
+
+@contextmanager
+def seeded_database(tmp_dir: Path, label: str) -> Iterator[tuple[str, Engine]]:
+    """A scratch database at head with the default learner groups and the shipped
+    curriculum: what every browser suite's world starts from."""
+    with scratch_database(tmp_dir, label) as url:
+        upgrade(url)
+        engine = make_engine(url)
+        with Session(engine) as session:
+            ensure_default_groups(session)
+            sync_curriculum(session, load_curriculum(ROOT_DIR / "curriculum"))
+            session.commit()
+        try:
+            yield url, engine
+        finally:
+            engine.dispose()
 
 
 def free_port() -> int:

@@ -16,73 +16,63 @@ from axe_playwright_python.sync_playwright import Axe
 from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
-from app.config import ROOT_DIR
-from app.curriculum.loader import sync_curriculum
-from app.curriculum.validate import load_curriculum
-from app.db import make_engine
-from app.migrations import upgrade
 from app.models import LessonProgress, Role, StudyDay, utcnow
-from app.orgs.service import ensure_default_groups
 from tests import factories
-from tests.browser import WIDE, axe_violations, live_server, phone_browser, sign_in
-from tests.dbutil import scratch_database
+from tests.browser import WIDE, axe_violations, live_server, phone_browser, seeded_database, sign_in
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, settings):
-    with scratch_database(tmp_path_factory.mktemp("live"), "admin") as url:
-        upgrade(url)
-        engine = make_engine(url)
-        with live_server(settings.model_copy(update={"database_url": url})) as base:
-            with Session(engine) as session:
-                ensure_default_groups(session)
-                sync_curriculum(session, load_curriculum(ROOT_DIR / "curriculum"))
-                tree = factories.make_tree(session)
-                ward_admin = factories.make_user(
-                    session,
-                    tree.ward,
-                    role=Role.unit_admin,
-                    name="Quản Trị Phường",
-                    phone="+84912000601",
-                )
-                admin = factories.make_user(
-                    session,
-                    tree.province,
-                    role=Role.admin,
-                    name="Quản Trị Tỉnh",
-                    phone="+84912000602",
-                )
-                learner = factories.make_user(
-                    session, tree.hamlet, name="Lò Thị Mai", phone="+84912000603"
-                )
-                learner.group_id = factories.group(session).id
-                today = utcnow().astimezone(settings.tz).date()
-                for back in (0, 1, 8, 15):
-                    session.add(
-                        StudyDay(
-                            user_id=learner.id, day=today - timedelta(days=back), active_seconds=600
-                        )
-                    )
+    with (
+        seeded_database(tmp_path_factory.mktemp("live"), "admin") as (url, engine),
+        live_server(settings.model_copy(update={"database_url": url})) as base,
+    ):
+        with Session(engine) as session:
+            tree = factories.make_tree(session)
+            ward_admin = factories.make_user(
+                session,
+                tree.ward,
+                role=Role.unit_admin,
+                name="Quản Trị Phường",
+                phone="+84912000601",
+            )
+            admin = factories.make_user(
+                session,
+                tree.province,
+                role=Role.admin,
+                name="Quản Trị Tỉnh",
+                phone="+84912000602",
+            )
+            learner = factories.make_user(
+                session, tree.hamlet, name="Lò Thị Mai", phone="+84912000603"
+            )
+            learner.group_id = factories.group(session).id
+            today = utcnow().astimezone(settings.tz).date()
+            for back in (0, 1, 8, 15):
                 session.add(
-                    LessonProgress(
-                        user_id=learner.id,
-                        lesson_id="b1-01-ai-la-gi",
-                        last_activity_at=utcnow(),
-                        completed_at=utcnow(),
+                    StudyDay(
+                        user_id=learner.id, day=today - timedelta(days=back), active_seconds=600
                     )
                 )
-                tree.ward.target_population = 1200
-                session.commit()
-                info = {
-                    "unit_admin": ward_admin.phone,
-                    "admin": admin.phone,
-                    "learner": learner.phone,
-                    "hamlet": tree.hamlet.id,
-                }
-            yield base, info
-        engine.dispose()
+            session.add(
+                LessonProgress(
+                    user_id=learner.id,
+                    lesson_id="b1-01-ai-la-gi",
+                    last_activity_at=utcnow(),
+                    completed_at=utcnow(),
+                )
+            )
+            tree.ward.target_population = 1200
+            session.commit()
+            info = {
+                "unit_admin": ward_admin.phone,
+                "admin": admin.phone,
+                "learner": learner.phone,
+                "hamlet": tree.hamlet.id,
+            }
+        yield base, info
 
 
 def shot(page, artifacts, name):

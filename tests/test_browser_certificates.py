@@ -16,17 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.certificates import service
-from app.config import ROOT_DIR
-from app.curriculum.loader import sync_curriculum
-from app.curriculum.validate import load_curriculum
-from app.db import make_engine
 from app.learning import progress
-from app.migrations import upgrade
 from app.models import Lesson, LessonProgress, SubmissionKind, User, utcnow
-from app.orgs.service import ensure_default_groups
 from tests import factories
-from tests.browser import WIDE, axe_violations, live_server, phone_browser, sign_in
-from tests.dbutil import scratch_database
+from tests.browser import WIDE, axe_violations, live_server, phone_browser, seeded_database, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -63,31 +56,28 @@ def complete_level(session: Session, settings, user: User, level: int, score: fl
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, settings):
-    with scratch_database(tmp_path_factory.mktemp("live"), "certs") as url:
-        upgrade(url)
-        engine = make_engine(url)
-        with live_server(settings.model_copy(update={"database_url": url})) as base:
-            live = settings.model_copy(update={"database_url": url, "base_url": base})
-            with Session(engine) as session:
-                ensure_default_groups(session)
-                sync_curriculum(session, load_curriculum(ROOT_DIR / "curriculum"))
-                tree = factories.make_tree(session)
-                me = factories.make_user(session, tree.hamlet, name=ME, phone="+84912000401")
-                other = factories.make_user(
-                    session, tree.hamlet, name="Trần Văn Thu Hồi", phone="+84912000402"
-                )
-                complete_level(session, live, me, 1, 88)
-                complete_level(session, live, me, 5, 85)  # level 5 then asks for its final test
-                complete_level(session, live, other, 1, 80)
-                revoked = service.live_certificate(session, other.id, 1)
-                revoked.status = service.CertificateStatus.revoked
-                revoked.revoke_reason = "Cấp nhầm người, đã xác minh lại."
-                revoked.revoked_at = utcnow()
-                session.commit()
-                cert = service.live_certificate(session, me.id, 1)
-                info = {"me": me.phone, "serial": cert.serial, "revoked": revoked.serial}
-            yield base, info
-        engine.dispose()
+    with (
+        seeded_database(tmp_path_factory.mktemp("live"), "certs") as (url, engine),
+        live_server(settings.model_copy(update={"database_url": url})) as base,
+    ):
+        live = settings.model_copy(update={"database_url": url, "base_url": base})
+        with Session(engine) as session:
+            tree = factories.make_tree(session)
+            me = factories.make_user(session, tree.hamlet, name=ME, phone="+84912000401")
+            other = factories.make_user(
+                session, tree.hamlet, name="Trần Văn Thu Hồi", phone="+84912000402"
+            )
+            complete_level(session, live, me, 1, 88)
+            complete_level(session, live, me, 5, 85)  # level 5 then asks for its final test
+            complete_level(session, live, other, 1, 80)
+            revoked = service.live_certificate(session, other.id, 1)
+            revoked.status = service.CertificateStatus.revoked
+            revoked.revoke_reason = "Cấp nhầm người, đã xác minh lại."
+            revoked.revoked_at = utcnow()
+            session.commit()
+            cert = service.live_certificate(session, me.id, 1)
+            info = {"me": me.phone, "serial": cert.serial, "revoked": revoked.serial}
+        yield base, info
 
 
 def shot(page, artifacts, name):

@@ -12,20 +12,21 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from sqlalchemy.orm import Session
 
-from app.config import ROOT_DIR
 from app.core.clock import local_day
-from app.curriculum.loader import sync_curriculum
-from app.curriculum.validate import load_curriculum
-from app.db import make_engine
 from app.gamification import leagues, periods
 from app.gamification.ledger import award
 from app.gamification.streaks import stats_for
-from app.migrations import upgrade
 from app.models import utcnow
-from app.orgs.service import ensure_default_groups
 from tests import factories
-from tests.browser import SMALL_TARGETS, WIDE, axe_violations, live_server, phone_browser, sign_in
-from tests.dbutil import scratch_database
+from tests.browser import (
+    SMALL_TARGETS,
+    WIDE,
+    axe_violations,
+    live_server,
+    phone_browser,
+    seeded_database,
+    sign_in,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -36,12 +37,8 @@ ME = "Nguyễn Thị Hồng Nhung"
 def world(tmp_path_factory, settings):
     live = settings.model_copy(update={"league_promote": 3, "league_demote": 2})
     today = local_day(utcnow(), live.tz)
-    with scratch_database(tmp_path_factory.mktemp("live"), "gamify") as url:
-        upgrade(url)
-        engine = make_engine(url)
+    with seeded_database(tmp_path_factory.mktemp("live"), "gamify") as (url, engine):
         with Session(engine) as session:
-            ensure_default_groups(session)
-            sync_curriculum(session, load_curriculum(ROOT_DIR / "curriculum"))
             tree = factories.make_tree(session)
             tree.ward.target_population = 1200
             tree.commune.target_population = 800
@@ -112,7 +109,6 @@ def world(tmp_path_factory, settings):
             }
         with live_server(live.model_copy(update={"database_url": url})) as base:
             yield base, info
-        engine.dispose()
 
 
 def shot(page, artifacts, name):

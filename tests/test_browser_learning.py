@@ -11,16 +11,17 @@ from axe_playwright_python.sync_playwright import Axe
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.config import ROOT_DIR
-from app.curriculum.loader import sync_curriculum
-from app.curriculum.validate import load_curriculum
-from app.db import make_engine
-from app.migrations import upgrade
 from app.models import QuizAttempt, Submission
-from app.orgs.service import ensure_default_groups
 from tests import factories
-from tests.browser import SMALL_TARGETS, WIDE, axe_violations, live_server, phone_browser, sign_in
-from tests.dbutil import scratch_database
+from tests.browser import (
+    SMALL_TARGETS,
+    WIDE,
+    axe_violations,
+    live_server,
+    phone_browser,
+    seeded_database,
+    sign_in,
+)
 from tests.lessons import right_answers, wrong
 
 pytestmark = pytest.mark.browser
@@ -30,12 +31,8 @@ PAGE_BUDGET = 60 * 1024  # bytes transferred for one page, compressed, everythin
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, settings):
-    with scratch_database(tmp_path_factory.mktemp("live"), "learn") as url:
-        upgrade(url)
-        engine = make_engine(url)
+    with seeded_database(tmp_path_factory.mktemp("live"), "learn") as (url, engine):
         with Session(engine) as session:
-            ensure_default_groups(session)
-            sync_curriculum(session, load_curriculum(ROOT_DIR / "curriculum"))
             tree = factories.make_tree(session)
             learners = [
                 factories.make_user(session, tree.hamlet, name=name, phone=phone)
@@ -53,7 +50,6 @@ def site(tmp_path_factory, settings):
         )
         with live_server(live) as base:
             yield base, engine, phones
-        engine.dispose()
 
 
 def shot(page, artifacts, name):

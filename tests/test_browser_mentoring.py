@@ -11,13 +11,8 @@ from axe_playwright_python.sync_playwright import Axe
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.config import ROOT_DIR
-from app.curriculum.loader import sync_curriculum
-from app.curriculum.validate import load_curriculum
-from app.db import make_engine
 from app.gamification import streaks
 from app.mentoring import mentors, review
-from app.migrations import upgrade
 from app.models import (
     Lesson,
     LessonProgress,
@@ -27,10 +22,16 @@ from app.models import (
     User,
     utcnow,
 )
-from app.orgs.service import ensure_default_groups
 from tests import factories
-from tests.browser import SMALL_TARGETS, WIDE, axe_violations, live_server, phone_browser, sign_in
-from tests.dbutil import scratch_database
+from tests.browser import (
+    SMALL_TARGETS,
+    WIDE,
+    axe_violations,
+    live_server,
+    phone_browser,
+    seeded_database,
+    sign_in,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -61,83 +62,76 @@ def graded(session: Session, user: User, lesson_id: str, score: float) -> Submis
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, settings):
-    with scratch_database(tmp_path_factory.mktemp("live"), "mentor") as url:
-        upgrade(url)
-        engine = make_engine(url)
-        with live_server(settings.model_copy(update={"database_url": url})) as base:
-            live = settings.model_copy(update={"database_url": url, "base_url": base})
-            with Session(engine) as session:
-                ensure_default_groups(session)
-                sync_curriculum(session, load_curriculum(ROOT_DIR / "curriculum"))
-                tree = factories.make_tree(session)
-                mentor = factories.make_user(session, tree.ward, name=MENTOR, phone="+84912000501")
-                learner = factories.make_user(
-                    session, tree.hamlet, name=LEARNER, phone="+84912000502"
-                )
-                admin = factories.make_user(
-                    session,
-                    tree.ward,
-                    role=Role.unit_admin,
-                    name="Quản Trị Phường",
-                    phone="+84912000503",
-                )
-                lessons = session.scalars(
-                    select(Lesson.id).where(Lesson.level_number == 1).order_by(Lesson.position)
-                ).all()
-                for lesson_id in lessons:
-                    session.add(
-                        LessonProgress(
-                            user_id=mentor.id,
-                            lesson_id=lesson_id,
-                            last_activity_at=utcnow(),
-                            quiz_passed_at=utcnow(),
-                            challenge_passed_at=utcnow(),
-                            completed_at=utcnow(),
-                            challenge_best=92,
-                        )
+    with (
+        seeded_database(tmp_path_factory.mktemp("live"), "mentor") as (url, engine),
+        live_server(settings.model_copy(update={"database_url": url})) as base,
+    ):
+        live = settings.model_copy(update={"database_url": url, "base_url": base})
+        with Session(engine) as session:
+            tree = factories.make_tree(session)
+            mentor = factories.make_user(session, tree.ward, name=MENTOR, phone="+84912000501")
+            learner = factories.make_user(session, tree.hamlet, name=LEARNER, phone="+84912000502")
+            admin = factories.make_user(
+                session,
+                tree.ward,
+                role=Role.unit_admin,
+                name="Quản Trị Phường",
+                phone="+84912000503",
+            )
+            lessons = session.scalars(
+                select(Lesson.id).where(Lesson.level_number == 1).order_by(Lesson.position)
+            ).all()
+            for lesson_id in lessons:
+                session.add(
+                    LessonProgress(
+                        user_id=mentor.id,
+                        lesson_id=lesson_id,
+                        last_activity_at=utcnow(),
+                        quiz_passed_at=utcnow(),
+                        challenge_passed_at=utcnow(),
+                        completed_at=utcnow(),
+                        challenge_best=92,
                     )
-                streaks.stats_for(session, mentor.id).longest_streak = 12
-                session.flush()
-                row = mentors.apply(
-                    session, user=mentor, level_number=1, settings=live, now=utcnow()
                 )
-                flagged = graded(session, learner, lessons[0], 45.0)
-                appealable = graded(session, learner, lessons[0], 62.0)
-                appealable.flags, appealable.needs_review = [], False
-                review.enqueue_graded(
-                    session,
-                    grades=[
-                        review.Graded(
-                            flagged.id,
-                            learner.id,
-                            lessons[0],
-                            45.0,
-                            False,
-                            ("low_confidence",),
-                            True,
-                        )
-                    ],
-                    settings=live,
-                )
-                question = Question(
-                    lesson_id=lessons[0],
-                    user_id=learner.id,
-                    unit_path=tree.hamlet.path,
-                    body="Khi AI trả lời sai số liệu thì tôi nên hỏi lại thế nào cho đúng?",
-                )
-                session.add(question)
-                session.commit()
-                info = {
-                    "mentor": mentor.phone,
-                    "learner": learner.phone,
-                    "admin": admin.phone,
-                    "mentorship": row.id,
-                    "lessons": list(lessons[:2]),
-                    "appealable": appealable.id,
-                    "question": question.id,
-                }
-            yield base, info
-        engine.dispose()
+            streaks.stats_for(session, mentor.id).longest_streak = 12
+            session.flush()
+            row = mentors.apply(session, user=mentor, level_number=1, settings=live, now=utcnow())
+            flagged = graded(session, learner, lessons[0], 45.0)
+            appealable = graded(session, learner, lessons[0], 62.0)
+            appealable.flags, appealable.needs_review = [], False
+            review.enqueue_graded(
+                session,
+                grades=[
+                    review.Graded(
+                        flagged.id,
+                        learner.id,
+                        lessons[0],
+                        45.0,
+                        False,
+                        ("low_confidence",),
+                        True,
+                    )
+                ],
+                settings=live,
+            )
+            question = Question(
+                lesson_id=lessons[0],
+                user_id=learner.id,
+                unit_path=tree.hamlet.path,
+                body="Khi AI trả lời sai số liệu thì tôi nên hỏi lại thế nào cho đúng?",
+            )
+            session.add(question)
+            session.commit()
+            info = {
+                "mentor": mentor.phone,
+                "learner": learner.phone,
+                "admin": admin.phone,
+                "mentorship": row.id,
+                "lessons": list(lessons[:2]),
+                "appealable": appealable.id,
+                "question": question.id,
+            }
+        yield base, info
 
 
 def shot(page, artifacts, name):

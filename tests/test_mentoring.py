@@ -40,7 +40,8 @@ FEEDBACK = "Câu hỏi rõ ràng; hãy thêm một chỗ cần kiểm tra lại.
 
 
 def complete_level_one(db, user, *, average: float = 90.0, longest: int = 10) -> None:
-    """What eligibility reads: both level-1 lessons completed with `average`, a streak."""
+    """What eligibility reads: both level-1 lessons completed with `average`, a streak, and
+    the learner moved on to level 2 (as completing a level does)."""
     for lesson in (L1, L2):
         db.add(
             LessonProgress(
@@ -53,7 +54,8 @@ def complete_level_one(db, user, *, average: float = 90.0, longest: int = 10) ->
                 challenge_best=average,
             )
         )
-    streaks.stats_for(db, user.id).longest_streak = longest
+    stats = streaks.stats_for(db, user.id)
+    stats.longest_streak, stats.level = longest, 2
     db.flush()
 
 

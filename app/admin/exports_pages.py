@@ -117,31 +117,18 @@ def _download(
     return file_response(export)
 
 
-@router.get("/learners.csv")
-def exports_csv(
+@router.get("/learners.{fmt}")
+def exports_download(
     request: Request,
     principal: AdminOrUnitAdmin,
     session: SessionDep,
     settings: SettingsDep,
+    fmt: exports.ExportFormat,
     unit_id: Choice = "",
     group_id: Choice = "",
     level: Choice = "",
     activity: Choice = "",
 ) -> Response:
+    """The filtered list as CSV or XLSX (the page's two download buttons)."""
     filters = _filters(unit_id, group_id, level, activity)
-    return _download(request, principal, session, settings, filters, "csv")
-
-
-@router.get("/learners.xlsx")
-def exports_xlsx(
-    request: Request,
-    principal: AdminOrUnitAdmin,
-    session: SessionDep,
-    settings: SettingsDep,
-    unit_id: Choice = "",
-    group_id: Choice = "",
-    level: Choice = "",
-    activity: Choice = "",
-) -> Response:
-    filters = _filters(unit_id, group_id, level, activity)
-    return _download(request, principal, session, settings, filters, "xlsx")
+    return _download(request, principal, session, settings, filters, fmt)

@@ -56,11 +56,12 @@ def _download(
     return file_response(export)
 
 
-@router.get("/learners.csv", responses=FILE)
-def learners_csv(
+@router.get("/learners.{fmt}", responses=FILE)
+def learners_export(
     principal: AdminOrUnitAdmin,
     session: SessionDep,
     settings: SettingsDep,
+    fmt: exports.ExportFormat,
     unit_id: UnitId = None,
     group_id: GroupId = None,
     level: LevelNo = None,
@@ -68,21 +69,7 @@ def learners_csv(
 ) -> Response:
     """Active learners and mentors in the administrator's subtree (or the chosen unit's),
     filtered by learner group, level (the one being worked on) and activity (`7d`, `30d`,
-    `inactive30`, `never`), as CSV (UTF-8 with BOM). At most 100,000 rows; audited."""
+    `inactive30`, `never`), as CSV (UTF-8 with BOM) or XLSX (`fmt`). At most 100,000 rows;
+    audited."""
     filters = exports.Filters(unit_id, group_id, level, activity)
-    return _download(principal, session, settings, filters, "csv")
-
-
-@router.get("/learners.xlsx", responses=FILE)
-def learners_xlsx(
-    principal: AdminOrUnitAdmin,
-    session: SessionDep,
-    settings: SettingsDep,
-    unit_id: UnitId = None,
-    group_id: GroupId = None,
-    level: LevelNo = None,
-    activity: Activity = "",
-) -> Response:
-    """The same list as an Excel workbook."""
-    filters = exports.Filters(unit_id, group_id, level, activity)
-    return _download(principal, session, settings, filters, "xlsx")
+    return _download(principal, session, settings, filters, fmt)

@@ -81,10 +81,30 @@ def standings(session: Session, user: User, settings: Settings) -> list[Standing
 
 
 def invitations(session: Session, user: User, settings: Settings) -> list[Standing]:
-    """Levels the learner may mentor and has not applied for (the home page invites)."""
+    """Levels the learner may mentor and has not applied for (the home page invites, on
+    every visit: most learners are answered from their stats row alone, with no level
+    completed or too short a streak)."""
     if user.role not in LEARNER_ROLES:
         return []
-    return [s for s in standings(session, user, settings) if s.eligible and s.status is None]
+    stats = streaks.stats_for(session, user.id)
+    if stats.longest_streak < settings.mentor_min_streak:
+        return []
+    applied = set(
+        session.scalars(select(Mentorship.level_number).where(Mentorship.user_id == user.id))
+    )
+    # completing a level moves the learner on, except past the top one
+    levels = session.scalars(
+        select(Level)
+        .where(
+            Level.is_active.is_(True),
+            Level.number.not_in(applied),
+            (Level.number < stats.level)
+            | (Level.number == select(func.max(Level.number)).scalar_subquery()),
+        )
+        .order_by(Level.number)
+    ).all()
+    found = (standing(session, user, level, settings) for level in levels)
+    return [s for s in found if s.eligible and s.status is None]
 
 
 def active_levels(session: Session, user_id: int) -> frozenset[int]:

@@ -3,12 +3,13 @@ and the administrators' page of mentors."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.auth.dependencies import (
     AdminOrUnitAdmin,
@@ -18,6 +19,8 @@ from app.auth.dependencies import (
     SignedIn,
 )
 from app.auth.scope import scope_path
+from app.auth.service import Principal
+from app.config import Settings
 from app.core.errors import AppError
 from app.core.markdown import render_markdown
 from app.db import SessionDep, savepoint
@@ -34,6 +37,7 @@ from app.models import (
     MENTOR_STATUS_LABELS,
     Mentorship,
     MentorStatus,
+    ReviewItem,
     Role,
     Submission,
     utcnow,
@@ -90,9 +94,9 @@ def mentor_levels(
 
 def _levels_page(
     request: Request,
-    session: Any,
-    settings: Any,
-    principal: Any,
+    session: Session,
+    settings: Settings,
+    principal: Principal,
     *,
     done: str | None = None,
     error: str | None = None,
@@ -173,9 +177,9 @@ def item_page(
 
 def _item_page(
     request: Request,
-    session: Any,
-    principal: Any,
-    item: Any,
+    session: Session,
+    principal: Principal,
+    item: ReviewItem,
     *,
     values: dict[str, str] | None = None,
     error: str | None = None,

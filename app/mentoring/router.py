@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from app.auth.dependencies import AdminOrUnitAdmin, LimiterDep, SettingsDep, SignedIn
 from app.auth.scope import ensure_in_scope, scope_path
 from app.auth.service import Principal
+from app.config import Settings
 from app.core.errors import NotFound
 from app.core.ratelimit import RateLimiter, enforce
 from app.db import SessionDep
@@ -62,7 +63,7 @@ def limit(limiter: RateLimiter, key: str, most: int) -> None:
     )
 
 
-def mentoring_out(session: Session, user: User, settings: SettingsDep) -> MentoringOut:
+def mentoring_out(session: Session, user: User, settings: Settings) -> MentoringOut:
     return MentoringOut(
         role=user.role.value,
         active_levels=sorted(mentors.active_levels(session, user.id)),

@@ -20,10 +20,10 @@ def notifications_page(request: Request, principal: SignedIn, session: SessionDe
     user_id = principal.user.id
     items = service.recent(session, user_id)
     unread = {n.id for n in items if n.read_at is None}
-    service.mark_read(session, user_id, now=utcnow(), ids=sorted(unread))
+    marked = service.mark_read(session, user_id, now=utcnow(), ids=sorted(unread))
     viewer = request.state._state.get("viewer")
     if viewer is not None:  # the bell on this page already shows them read
-        request.state.viewer = viewer.with_unread(service.unread_count(session, user_id))
+        request.state.viewer = viewer.with_unread(max(viewer.unread - marked, 0))
     return render(
         request,
         "notifications/list.html",

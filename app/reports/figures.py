@@ -22,20 +22,20 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, select, text
+from sqlalchemy import and_, case, func, select, text
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.core.clock import day_start
+from app.core.errors import Invalid
 from app.gamification import periods
+from app.mentoring import mentors
 from app.models import (
     Certificate,
     CertificateStatus,
     LearnerGroup,
     LessonProgress,
     Level,
-    Mentorship,
-    MentorStatus,
     PointEvent,
     Role,
     StudyDay,
@@ -163,8 +163,6 @@ class Dashboard:
 
 
 def check_range(start: date, end: date) -> None:
-    from app.core.errors import Invalid
-
     if end < start:
         raise Invalid("Ngày kết thúc phải sau ngày bắt đầu.", extra={"field": "end"})
     if (end - start).days >= MAX_DAYS:
@@ -235,14 +233,12 @@ def dashboard(
         m.active_7, m.active_30, m.active = a7, a30, a_range
 
     # lessons completed within the range
-    for unit_id, n in _per_unit(
-        session,
+    for unit_id, n in session.execute(
         select(User.unit_id, func.count())
         .select_from(LessonProgress)
         .join(User, User.id == LessonProgress.user_id)
-        .where(
-            learner, LessonProgress.completed_at >= t_start, LessonProgress.completed_at < t_end
-        ),
+        .where(learner, LessonProgress.completed_at >= t_start, LessonProgress.completed_at < t_end)
+        .group_by(User.unit_id)
     ):
         per_unit[unit_id].lessons = n
 
@@ -334,17 +330,7 @@ def dashboard(
 
     # mentors (people with an active mentorship) per unit
     path_to_id = {u.path: u.id for u in units}
-    for path, n in session.execute(
-        select(Mentorship.unit_path, func.count(func.distinct(Mentorship.user_id)))
-        .select_from(Mentorship)
-        .join(User, User.id == Mentorship.user_id)
-        .where(
-            Mentorship.status == MentorStatus.active,
-            User.is_active.is_(True),
-            Mentorship.unit_path.startswith(unit.path, autoescape=True),
-        )
-        .group_by(Mentorship.unit_path)
-    ):
+    for path, n in mentors.active_count_by_unit(session, under_path=unit.path).items():
         if path in path_to_id:
             per_unit[path_to_id[path]].mentors += n
 
@@ -443,10 +429,6 @@ def dashboard(
             "basic_level": settings.target_basic_level,
         },
     )
-
-
-def _per_unit(session: Session, query: Select[Any]) -> list[tuple[int, int]]:
-    return [(u, int(n)) for u, n in session.execute(query.group_by(User.unit_id))]
 
 
 def _child_map(units: list[Unit], root: Unit, children: list[Unit]) -> dict[int, int]:

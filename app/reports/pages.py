@@ -214,15 +214,6 @@ def targets_page(
     return _targets_page(request, session, principal, settings, unit, notice=notice)
 
 
-def _population(raw: str, field: str) -> int | None:
-    digits = raw.strip().replace(".", "").replace(",", "").replace(" ", "")
-    if not digits:
-        return None
-    if not digits.isdigit() or int(digits) > targets.MAX_POPULATION:
-        raise Invalid(f"Số người “{raw.strip()[:20]}” không hợp lệ.", extra={"field": field})
-    return int(digits)
-
-
 @router.post("/targets", dependencies=[CsrfProtected])
 async def targets_save(
     request: Request,
@@ -235,10 +226,10 @@ async def targets_save(
     unit = unit_in_scope(session, principal, unit_id)
     form = await request.form()
     try:
-        working_age = _population(str(form.get("working_age", ""))[:20], "working_age")
+        working_age = targets.parse_population(str(form.get("working_age", ""))[:20], "working_age")
         group_ids = {g.id for g in groups_of(session)}
         values = {
-            gid: _population(str(form.get(f"group_{gid}", ""))[:20], f"group_{gid}")
+            gid: targets.parse_population(str(form.get(f"group_{gid}", ""))[:20], f"group_{gid}")
             for gid in group_ids
         }
         with savepoint(session):

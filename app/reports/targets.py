@@ -20,6 +20,16 @@ from app.orgs.tabular import read_table
 MAX_POPULATION = 50_000_000
 
 
+def parse_population(raw: str, field: str = "so_nguoi") -> int | None:
+    """A count as people write it ("1.200", "1 200"); empty is None."""
+    digits = raw.strip().replace(".", "").replace(",", "").replace(" ", "")
+    if not digits:
+        return None
+    if not digits.isdigit() or int(digits) > MAX_POPULATION:
+        raise Invalid(f"Số người “{raw.strip()[:20]}” không hợp lệ.", extra={"field": field})
+    return int(digits)
+
+
 def subtree(session: Session, root: Unit) -> list[Unit]:
     return list(
         session.scalars(
@@ -166,11 +176,11 @@ def import_targets(
         if group_code and group_code not in groups:
             errors.append(f"dòng {row.line}: không có nhóm học viên mã “{group_code}”.")
             continue
-        digits = raw.replace(".", "").replace(",", "").replace(" ", "")
-        if digits and (not digits.isdigit() or int(digits) > MAX_POPULATION):
+        try:
+            value = parse_population(raw)
+        except Invalid:
             errors.append(f"dòng {row.line}: số người “{raw}” không hợp lệ.")
             continue
-        value = int(digits) if digits else None
         entry = wanted.setdefault(unit.id, (unit, {}, []))
         if group_code:
             entry[1][groups[group_code]] = value
