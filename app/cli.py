@@ -305,6 +305,21 @@ def cmd_leagues(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reports(args: argparse.Namespace) -> int:
+    """Rebuild the report rollups: the stale days, or every day with --full."""
+    from app.reports import rollups
+
+    settings = get_settings()
+    with _sessions(settings)() as session:
+        done = rollups.refresh(session, settings, full=args.full)
+        session.commit()
+    if done is None:
+        print("another process is refreshing the report rollups")
+        return 1
+    print(f"report rollups: {done.days} days ({done.first} to {done.last}) in {done.seconds:.1f} s")
+    return 0
+
+
 def cmd_certificates(args: argparse.Namespace) -> int:
     from app.certificates import keys
 
@@ -369,6 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["close"])
     p.add_argument("--week", help="close this week now (e.g. 2026-W47)")
     p.set_defaults(func=cmd_leagues)
+    p = sub.add_parser("reports", help="rebuild the dashboard's and reports' rollups")
+    p.add_argument("--full", action="store_true", help="every day, not only the stale ones")
+    p.set_defaults(func=cmd_reports)
     p = sub.add_parser("certificates", help="rotate or list the certificate signing keys")
     p.add_argument("action", choices=["rotate-key", "keys"])
     p.set_defaults(func=cmd_certificates)

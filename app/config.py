@@ -139,6 +139,8 @@ class Settings(BaseSettings):
     target_join_pct: int = Field(default=80, ge=0, le=100)
     target_basic_pct: int = Field(default=50, ge=0, le=100)
     target_basic_level: int = Field(default=1, ge=1, le=5)
+    # How often the grading worker's sweep rebuilds today's report rollups
+    report_refresh_seconds: int = Field(default=300, ge=10, le=86_400)
     cookie_secure: bool = False
 
     @property

@@ -13,6 +13,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.errors import AppError
+from app.reports import staleness
+
+staleness.watch()  # every session's flushes note what they make stale in the report rollups
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

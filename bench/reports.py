@@ -21,7 +21,10 @@ before the pass), the ledger (`--ledger levels`: level_complete only; `lessons`,
 default: also lesson_complete and daily_goal; `full`: also quiz_pass and challenge_score),
 certificates for completed levels (most issued, a few pending or revoked), the streaks in
 learner_stats, active mentorships for the mentors who completed level 1, and target
-populations per unit and per learner group. Then VACUUM ANALYZE.
+populations per unit and per learner group; the month tallies from the ledger; VACUUM
+ANALYZE; then the report rollups, every day (`rollups.refresh(full=True)`, timed), which
+is what the dashboard and the report read. The sweep's refresh (yesterday and today) is
+timed too, as a figure without a target.
 
 It prints the load steps, the data's shape, the 5 slowest SQL statements of one dashboard
 call and of one report build with the EXPLAIN (ANALYZE, BUFFERS) of the slowest, and a
@@ -66,6 +69,7 @@ from leaderboard import (  # bench/leaderboard.py, which also puts the repo on s
     load_average,
     machine,
     make_tree,
+    rebuild_tallies,
     recreate_secondary,
     vacuum,
     verdict,
@@ -75,13 +79,16 @@ from app.config import ROOT_DIR, Settings
 from app.curriculum.loader import sync_curriculum
 from app.curriculum.validate import load_curriculum
 from app.db import make_engine
+from app.gamification import periods
 from app.migrations import upgrade
 from app.models import LearnerGroup, Unit
 from app.orgs.service import ensure_default_groups
+from app.reports import rollups
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bdhai_bench_reports"
 START = date(2026, 8, 1)  # the programme's first day
 TARGET_MS = {"dashboard": 500.0, "report": 2000.0}
+MOVED = 1_000  # learners moved to another commune in the moves case
 ACTIVE_PER_ACTIVITY = 0.12  # a learner's chance to study on a day, per unit of activity
 MAX_DAY_CHANCE = 0.85
 SERIAL_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -584,8 +591,29 @@ def load(url: str, args: argparse.Namespace, ctx: Context, steps: Steps) -> None
         )
         steps.run("recreate indexes and constraints", recreate_secondary, conn, saved)
     steps.run("target populations (units, unit_targets)", set_targets, url, state["groups"], rng)
+    months = sorted({periods.month_key(START + timedelta(days=i)) for i in range(ctx.days + 1)})
+    steps.run("month tallies (ledger.rebuild_tallies)", rebuild_tallies, engine, months)
     steps.run("VACUUM ANALYZE, CHECKPOINT", vacuum, url)
+    steps.run("report rollups, every day (rollups.refresh, full)", build_rollups, engine, ctx)
+    steps.run("VACUUM ANALYZE the rollups", vacuum, url)
     engine.dispose()
+
+
+def build_rollups(engine: Engine, ctx: Context) -> str:
+    settings = Settings(environment="test", secret_key="bench-reports-" + "x" * 32)
+    with Session(engine) as session:
+        done = rollups.refresh(session, settings, today=ctx.today, full=True)
+        session.commit()
+        sizes = session.execute(
+            text(
+                "SELECT relname, pg_size_pretty(pg_total_relation_size(oid)) FROM pg_class "
+                "WHERE relname IN ('report_days', 'report_level_days', 'report_active_days')"
+            )
+        ).all()
+    assert done is not None
+    return f"{done.days} days, {done.seconds / done.days:.2f} s a day; " + ", ".join(
+        f"{name} {size}" for name, size in sorted(sizes)
+    )
 
 
 SHAPE_TABLES = (
@@ -754,6 +782,20 @@ def measure(
 
         return call
 
+    def refresh_call() -> None:
+        with Session(engine) as session:
+            rollups.refresh(session, settings, today=today)
+            session.commit()
+
+    values = time_runs(refresh_call, max(3, samples // 4))
+    n, p50, p99, top = figures(values)
+    print(f"  rollups refresh (yesterday, today) p50 {p50:8.1f} p99 {p99:8.1f} ms (n={n})")
+    out.append(("rollups: the sweep's refresh (yesterday and today)", "refresh", values, None))
+    moved = move_learners(engine, settings, today, MOVED, units["commune"][0])
+    out.append(
+        (f"rollups: refresh after {MOVED:,} learners moved unit (and back)", "moves", moved, None)
+    )
+
     for label, which, start in cases:
         values = time_runs(dashboard_call(units[which][0], start), samples)
         n, p50, p99, top = figures(values)
@@ -819,6 +861,47 @@ def measure(
     slow = log.capture(build_once)
     report.append(slow_statements(engine, f"quarterly.build ({year} Q{quarter}, province)", slow))
     return out, False
+
+
+def move_learners(
+    engine: Engine, settings: Settings, today: date, count: int, commune_id: int
+) -> list[int]:
+    """Move `count` learners of the biggest commune to a hamlet of another commune (as an
+    admin would, through the ORM), refresh, then move them back and refresh again; the
+    two refreshes' times (each also rebuilds yesterday and today)."""
+    from app.models import Role, UnitType, User
+
+    with Session(engine) as session:
+        commune_path = session.get(Unit, commune_id).path
+        target = session.scalar(
+            select(Unit.id)
+            .where(Unit.type == UnitType.hamlet, ~Unit.path.startswith(commune_path))
+            .limit(1)
+        )
+        people = session.scalars(
+            select(User)
+            .join(Unit, Unit.id == User.unit_id)
+            .where(Unit.path.startswith(commune_path), User.role == Role.learner)
+            .order_by(User.id)
+            .limit(count)
+        ).all()
+        home = {u.id: u.unit_id for u in people}
+    timings = []
+    for there in (True, False):
+        with Session(engine) as session:
+            for user in session.scalars(select(User).where(User.id.in_(list(home)))):
+                user.unit_id = target if there else home[user.id]
+            session.commit()
+        with Session(engine) as session:
+            t0 = time.perf_counter_ns()
+            done = rollups.refresh(session, settings, today=today)
+            session.commit()
+            timings.append(time.perf_counter_ns() - t0)
+        print(
+            f"  refresh after moving {count:,} learners {'away' if there else 'back'}: "
+            f"{timings[-1] / 1e6:,.0f} ms ({done.moved if done else 0} moved)"
+        )
+    return timings
 
 
 def slow_statements(

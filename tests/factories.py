@@ -7,7 +7,7 @@ import itertools
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -16,8 +16,11 @@ from sqlalchemy.orm import Session
 from app.auth.dependencies import CSRF_COOKIE
 from app.auth.service import create_user
 from app.models import (
+    Certificate,
+    CertificateStatus,
     LearnerGroup,
     LessonVersion,
+    PointEvent,
     Role,
     Submission,
     SubmissionKind,
@@ -177,4 +180,47 @@ def graded_submission(
     )
     session.add(row)
     session.flush()
+    return row
+
+
+def level_completed(session: Session, user: User, level: int, day: date) -> PointEvent:
+    """The ledger's one level_complete event, as app.learning.progress writes it."""
+    row = PointEvent(
+        user_id=user.id,
+        kind="level_complete",
+        points=200,
+        requested=200,
+        idempotency_key=f"level_complete:{user.id}:{level}",
+        day=day,
+        details={"level": level},
+    )
+    session.add(row)
+    return row
+
+
+def issued_certificate(
+    session: Session,
+    user: User,
+    level: int,
+    issued_at: datetime,
+    *,
+    revoked_at: datetime | None = None,
+) -> Certificate:
+    """A level's certificate issued at `issued_at` (revoked at `revoked_at`, if given)."""
+    unit = session.get(Unit, user.unit_id)
+    row = Certificate(
+        serial=f"BDHAI-{level}-{issued_at.year}-T{user.id:06d}{level}",
+        user_id=user.id,
+        level_number=level,
+        status=CertificateStatus.revoked if revoked_at else CertificateStatus.issued,
+        revoked_at=revoked_at,
+        holder_name=user.full_name,
+        unit_id=user.unit_id,
+        unit_path=unit.path if unit else "",
+        lessons_passed=2,
+        average=85.0,
+        eligible_at=issued_at,
+        issued_at=issued_at,
+    )
+    session.add(row)
     return row

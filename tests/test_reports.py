@@ -9,23 +9,30 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import select
 
+from app.gamification.ledger import rebuild_tallies
 from app.models import (
     Certificate,
     CertificateStatus,
     LessonProgress,
     Mentorship,
     MentorStatus,
-    PointEvent,
     Role,
     StudyDay,
     SubmissionKind,
     UnitTarget,
 )
-from app.reports import figures, targets
-from tests.factories import graded_submission, group, make_user
+from app.reports import figures, rollups, targets
+from tests.factories import (
+    graded_submission,
+    group,
+    issued_certificate,
+    level_completed,
+    make_user,
+)
 
 L1 = "b1-01-ai-la-gi"
 START, END = date(2026, 11, 1), date(2026, 11, 30)
+BUILT_THROUGH = date(2026, 12, 31)  # the rollups are built as if today were the year's end
 
 
 def at(settings, day: date, hour: int = 10) -> datetime:
@@ -71,33 +78,9 @@ def world(db, settings, tree, lessons):
     for user, score, day in ((a, 80.0, date(2026, 11, 20)), (b, 60.0, date(2026, 11, 2))):
         s = graded_submission(db, user, L1, score=score, kind=SubmissionKind.challenge)
         s.graded_at = at(settings, day)
-    db.add(
-        PointEvent(
-            user_id=a.id,
-            kind="level_complete",
-            points=200,
-            requested=200,
-            idempotency_key=f"level_complete:{a.id}:1",
-            day=date(2026, 11, 20),
-            details={"level": 1},
-        )
-    )
+    level_completed(db, a, 1, date(2026, 11, 20))
     for level, day in ((1, date(2026, 11, 20)), (2, date(2026, 11, 21))):
-        db.add(
-            Certificate(
-                serial=f"BDHAI-{level}-2026-TESTAAA{level}",
-                user_id=a.id,
-                level_number=level,
-                status=CertificateStatus.issued,
-                holder_name=a.full_name,
-                unit_id=tree.ward.id,
-                unit_path=tree.hamlet.path,
-                lessons_passed=2,
-                average=85.0,
-                eligible_at=at(settings, day),
-                issued_at=at(settings, day),
-            )
-        )
+        issued_certificate(db, a, level, at(settings, day))
     db.add(
         Mentorship(
             user_id=d.id, level_number=1, status=MentorStatus.active, unit_path=tree.hamlet.path
@@ -112,6 +95,8 @@ def world(db, settings, tree, lessons):
         ]
     )
     db.flush()
+    rebuild_tallies(db, ["2026-10", "2026-11", "2026-12"])  # the ledger's rows were added raw
+    rollups.refresh(db, settings, today=BUILT_THROUGH)
     return {"a": a, "b": b, "c": c, "d": d, "admin": admin, "can_bo": can_bo, "business": business}
 
 
@@ -173,6 +158,7 @@ def test_a_revoked_certificate_counts_until_its_revocation(db, settings, tree, w
     row.status = CertificateStatus.revoked
     row.revoked_at = at(settings, date(2026, 12, 5))
     db.flush()
+    rollups.refresh(db, settings, today=BUILT_THROUGH)  # the revocation marked 21 Nov stale
     november = figures.dashboard(db, unit=tree.province, start=START, end=END, settings=settings)
     assert {lv.level: lv.certificates_by_end for lv in november.levels}[2] == 1
     assert november.totals.certificates == 1  # issued in the range and still valid: level 1
@@ -182,6 +168,8 @@ def test_a_revoked_certificate_counts_until_its_revocation(db, settings, tree, w
         db, unit=tree.province, start=date(2026, 12, 1), end=date(2026, 12, 31), settings=settings
     )
     assert {lv.level: lv.certificates_by_end for lv in december.levels}[2] == 0
+    civil = next(g for g in december.groups if g.group_id == world["can_bo"].id)
+    assert (civil.improve.actual, december.totals.basic) == (0, 1)  # level 1 is still held
 
 
 def test_targets_roll_up_own_figures_first(db, tree):

@@ -23,9 +23,9 @@ from app.auth.service import Principal
 from app.core.audit import record_audit
 from app.core.errors import Invalid, NotFound
 from app.core.spreadsheet import csv_bytes, xlsx_bytes
-from app.gamification.boards import BOARD_ROLES
 from app.gamification.emulation import MEDIA_TYPES as MEDIA_TYPES
 from app.models import (
+    LEARNER_ROLES,
     Certificate,
     CertificateStatus,
     LearnerGroup,
@@ -135,7 +135,7 @@ def learners_query(prefix: str, filters: Filters, today: date) -> Select[Any]:
         )
         .join(Unit, Unit.id == User.unit_id)
         .outerjoin(LearnerGroup, LearnerGroup.id == User.group_id)
-        .where(in_subtree(prefix), User.is_active.is_(True), User.role.in_(BOARD_ROLES))
+        .where(in_subtree(prefix), User.is_active.is_(True), User.role.in_(LEARNER_ROLES))
     )
     if filters.group_id is not None:
         stmt = stmt.where(User.group_id == filters.group_id)

@@ -22,12 +22,19 @@ from sqlalchemy.orm import Session
 
 from app.core.errors import Forbidden, NotFound
 from app.gamification import periods
-from app.models import LearnerGroup, LearnerStats, Level, PointTally, Role, Unit, User
+from app.models import (
+    LEARNER_ROLES,
+    LearnerGroup,
+    LearnerStats,
+    Level,
+    PointTally,
+    Unit,
+    User,
+)
 
 ScopeName = Literal["all", "unit", "group", "level"]
 SCOPE_NAMES: tuple[ScopeName, ...] = ("all", "unit", "group", "level")
 SCOPE_LABELS = {"all": "Toàn bộ", "unit": "Đơn vị", "group": "Nhóm", "level": "Bậc"}
-BOARD_ROLES = (Role.learner, Role.mentor)
 TOP = 50
 NEIGHBOURS = 2
 
@@ -77,7 +84,7 @@ def seat_select() -> Select:  # type: ignore[type-arg]
     return (
         select(
             User.id.label("user_id"),
-            (User.is_active & User.role.in_(BOARD_ROLES)).label("listed"),
+            (User.is_active & User.role.in_(LEARNER_ROLES)).label("listed"),
             Unit.path.label("unit_path"),
             User.group_id.label("group_id"),
             func.coalesce(LearnerStats.level, 1).label("level"),

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from app.core.spreadsheet import csv_bytes, xlsx_bytes
 from app.gamification import periods
-from app.gamification.boards import BOARD_ROLES, Board, BoardStore
-from app.models import PointEvent, PointTally, Unit, User
+from app.gamification.boards import Board, BoardStore
+from app.models import LEARNER_ROLES, PointEvent, PointTally, Unit, User
 
 Metric = Literal["participation", "points", "completion"]
 METRICS: tuple[Metric, ...] = ("participation", "points", "completion")
@@ -93,7 +93,7 @@ def unit_board(
             Unit.path.startswith(parent.path),
             Unit.path != parent.path,
             User.is_active.is_(True),
-            User.role.in_(BOARD_ROLES),
+            User.role.in_(LEARNER_ROLES),
         )
         .subquery()
     )

@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.gamification import periods
 from app.models import (
+    LEARNER_ROLES,
     League,
     LeagueMember,
     LeagueOutcome,
     PointTally,
-    Role,
     User,
 )
 
@@ -49,7 +49,7 @@ def ensure_member(
     if mine is not None:
         return mine
     user = session.get(User, user_id)
-    if user is None or user.role not in (Role.learner, Role.mentor):
+    if user is None or user.role not in LEARNER_ROLES:
         return None
     from app.gamification.streaks import stats_for
 

@@ -23,7 +23,7 @@ from app.gamification.emulation import Metric
 from app.gamification.leagues import TIERS
 from app.gamification.service import BoardsDep
 from app.mentoring import credit
-from app.models import Role, Unit, utcnow
+from app.models import LEARNER_ROLES, Role, Unit, utcnow
 from app.orgs.service import ancestors
 from app.templating import render
 
@@ -133,7 +133,7 @@ def leaderboard(
             "unit_selected": target or (own.id if own else None),
             "period_label": periods.span(view.period_key).label,
             "period_text": PERIOD_TEXT[chosen_period],
-            "on_boards": user.role in boards.BOARD_ROLES,
+            "on_boards": user.role in LEARNER_ROLES,
             "me_outside_top": view.me is not None and view.me.position not in shown_positions,
             "board_unit": parent,
             "section": "leaderboard",

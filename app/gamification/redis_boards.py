@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from app.gamification import periods
 from app.gamification.boards import Board, Entry, seat_select
 from app.models import PointEvent, PointTally, User
+from app.models.orgs import path_ids
 
 log = logging.getLogger(__name__)
 SHIFT = 2**30
@@ -56,7 +57,7 @@ def suffixes(seat_: str) -> list[str]:
     if not seat_:
         return []
     path, group, level = seat_.split("|")
-    out = ["all", *(f"u{uid}" for uid in path.strip("/").split("/") if uid)]
+    out = ["all", *(f"u{uid}" for uid in path_ids(path))]
     if group:
         out.append(f"g{group}")
     out.append(f"l{level}")

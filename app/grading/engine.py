@@ -34,6 +34,7 @@ from app.grading import service
 from app.grading.batching import Batcher
 from app.grading.pipeline import Graders
 from app.models import utcnow
+from app.reports import rollups
 
 log = logging.getLogger("bdhai.grading")
 T = TypeVar("T")
@@ -258,6 +259,10 @@ class GradingEngine:
                 )
             except Exception:
                 log.exception("closing the weekly leagues failed; retrying")
+            try:  # the dashboard's rollups: today's every REPORT_REFRESH_SECONDS
+                await self._db(rollups.refresh_if_due, settings=self.settings, now=utcnow())
+            except Exception:
+                log.exception("refreshing the report rollups failed; retrying")
 
     # -- helpers ------------------------------------------------------------------------
     def _budget_left(self) -> bool:

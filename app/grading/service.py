@@ -40,6 +40,7 @@ from app.models import (
     SubmissionKind,
     SubmissionStatus,
 )
+from app.reports import staleness
 
 REDISPATCH_AFTER = timedelta(seconds=60)  # a kick that was lost is repeated after this
 NEAR_DUPLICATE_BITS = 10  # SimHash distance below which texts are compared in full
@@ -506,17 +507,20 @@ def due(session: Session, *, now: datetime, limit: int) -> list[int]:
 
 def requeue_provisional(session: Session, *, now: datetime, limit: int) -> int:
     """Provisional grades (given offline while the LLM was away) are graded again once it
-    is back; the provisional grade stays visible meanwhile."""
-    ids = list(
-        session.scalars(
-            select(Submission.id)
-            .where(Submission.status == SubmissionStatus.graded, Submission.provisional.is_(True))
-            .order_by(Submission.id)
-            .limit(limit)
-        )
-    )
-    if not ids:
+    is back; the provisional grade stays visible meanwhile. The days they were graded on
+    leave the report rollups (their scores count again on the day of the new grade)."""
+    rows = session.execute(
+        select(Submission.id, Submission.graded_at)
+        .where(Submission.status == SubmissionStatus.graded, Submission.provisional.is_(True))
+        .order_by(Submission.id)
+        .limit(limit)
+    ).all()
+    if not rows:
         return 0
+    ids = [sid for sid, _ in rows]
+    graded = [at for _, at in rows if at is not None]
+    if graded:
+        staleness.mark_moment(session, min(graded))
     return int(
         session.execute(
             update(Submission)

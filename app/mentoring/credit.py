@@ -22,9 +22,9 @@ from sqlalchemy import ColumnElement, TextClause, and_, func, select, text, unio
 from sqlalchemy.orm import Session
 
 from app.gamification import periods
-from app.gamification.boards import BOARD_ROLES
 from app.mentoring.mentors import active_count_by_unit
 from app.models import (
+    LEARNER_ROLES,
     Answer,
     PointEvent,
     Question,
@@ -85,7 +85,7 @@ def board(
     conds: list[ColumnElement[bool] | TextClause] = [
         _MENTOR_EVENT,
         User.is_active.is_(True),
-        User.role.in_(BOARD_ROLES),
+        User.role.in_(LEARNER_ROLES),
     ]
     if period != "all":
         conds += [PointEvent.day >= span.first, PointEvent.day <= span.last]

@@ -1,6 +1,13 @@
 """All tables, re-exported so Alembic and the app see one metadata."""
 
-from app.models.accounts import ROLE_LABELS, AuthSession, PasswordResetToken, Role, User
+from app.models.accounts import (
+    LEARNER_ROLES,
+    ROLE_LABELS,
+    AuthSession,
+    PasswordResetToken,
+    Role,
+    User,
+)
 from app.models.audit import AuditLog
 from app.models.base import Base, utcnow
 from app.models.certificates import (
@@ -47,10 +54,19 @@ from app.models.mentoring import (
 from app.models.notifications import Notification
 from app.models.orgs import UNIT_TYPE_LABELS, LearnerGroup, Unit, UnitType
 from app.models.points import PointEvent
-from app.models.reports import UnitTarget
+from app.models.reports import (
+    ReportActiveDay,
+    ReportDay,
+    ReportLevelDay,
+    ReportMove,
+    ReportState,
+    ReportUnit,
+    UnitTarget,
+)
 
 __all__ = [
     "CERTIFICATE_STATUS_LABELS",
+    "LEARNER_ROLES",
     "MENTOR_STATUS_LABELS",
     "REVIEW_KIND_LABELS",
     "ROLE_LABELS",
@@ -86,6 +102,12 @@ __all__ = [
     "PostReport",
     "Question",
     "QuizAttempt",
+    "ReportActiveDay",
+    "ReportDay",
+    "ReportLevelDay",
+    "ReportMove",
+    "ReportState",
+    "ReportUnit",
     "Review",
     "ReviewItem",
     "ReviewKind",

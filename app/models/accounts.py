@@ -20,6 +20,8 @@ class Role(enum.StrEnum):
     admin = "admin"
 
 
+LEARNER_ROLES = (Role.learner, Role.mentor)  # who learns: boards, reports, mentoring
+
 ROLE_LABELS: dict[Role, str] = {
     Role.learner: "Học viên",
     Role.mentor: "Người hướng dẫn",

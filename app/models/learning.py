@@ -7,7 +7,18 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy import (
+    text as sql_text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, IdMixin, TimestampMixin
@@ -93,7 +104,15 @@ class Submission(IdMixin, TimestampMixin, Base):
         Index("ix_submissions_status_created", "status", "created_at"),
         Index("ix_submissions_version_sha", "lesson_version_id", "kind", "text_sha256"),
         Index("ix_submissions_lesson_kind_id", "lesson_id", "kind", "id"),  # near-duplicates
-        Index("ix_submissions_graded", "graded_at", "user_id"),  # reports: scores in a range
+        # the report rollups: challenge grades in a range, read from the index alone
+        Index(
+            "ix_submissions_challenge_graded",
+            "graded_at",
+            "user_id",
+            "score",
+            postgresql_where=sql_text("kind = 'challenge' AND status = 'graded'"),
+            sqlite_where=sql_text("kind = 'challenge' AND status = 'graded'"),
+        ),
     )
 
 

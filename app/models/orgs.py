@@ -86,6 +86,15 @@ class Unit(IdMixin, TimestampMixin, Base):
     def is_within(self, other_path: str) -> bool:
         return self.path.startswith(other_path)
 
+    @property
+    def path_ids(self) -> list[int]:
+        return path_ids(self.path)
+
+
+def path_ids(path: str) -> list[int]:
+    """A materialised path's unit ids, from the top of the tree down to the unit itself."""
+    return [int(part) for part in path.strip("/").split("/") if part]
+
 
 class LearnerGroup(IdMixin, TimestampMixin, Base):
     __tablename__ = "learner_groups"

@@ -304,9 +304,7 @@ class _UnitRow:
 def _load_units_with_ancestors(session: Session, codes: set[str]) -> dict[str, Unit]:
     """The units named by `codes` and every ancestor of theirs, by code."""
     units = {u.code: u for u in session.scalars(select(Unit).where(Unit.code.in_(codes)))}
-    ancestor_ids = {int(p) for u in units.values() for p in u.path.strip("/").split("/") if p} - {
-        u.id for u in units.values()
-    }
+    ancestor_ids = {i for u in units.values() for i in u.path_ids} - {u.id for u in units.values()}
     if ancestor_ids:
         for unit in session.scalars(select(Unit).where(Unit.id.in_(ancestor_ids))):
             units[unit.code] = unit

@@ -300,7 +300,7 @@ def unit_tree(
 
 def ancestors(session: Session, unit: Unit) -> list[Unit]:
     """The chain from the top of the tree down to `unit` itself."""
-    ids = [int(p) for p in unit.path.strip("/").split("/") if p]
+    ids = unit.path_ids
     by_id = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(ids)))}
     return [by_id[i] for i in ids if i in by_id]
 

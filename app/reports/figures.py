@@ -4,10 +4,12 @@ the range), lessons completed, the average challenge score, levels completed and
 certificates per level, mentors per hamlet, each against its target with the gap; the
 child units side by side; and the range week by week.
 
-Every query groups by the learner's unit (a few thousand units at most) and the totals
-and children are summed here from those rows, so one pass over each table serves the
-whole page. The quarterly report is built from the same figures (app.reports.quarterly),
-so its numbers equal the dashboard's for the same range.
+The figures come from the rollups (app.reports.rollups): a few rows per day for the
+unit and each child, and unions of the days' bitmaps for distinct active learners, so a
+province of a million learners reads as fast as a hamlet. The quarterly report is built
+from the same figures (app.reports.quarterly), so its numbers equal the dashboard's for
+the same range. States (registered, certificates held) are read at the range's end, or
+at the last day built when the range reaches past it.
 
 Learners are accounts with the role learner or mentor. A deactivated or anonymised
 account still counts as registered (it did register), so deleting one's data does not
@@ -17,39 +19,27 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, case, func, select, text
+from pyroaring import BitMap
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.core.clock import day_start
 from app.core.errors import Invalid
 from app.gamification import periods
-from app.mentoring import mentors
 from app.models import (
-    Certificate,
-    CertificateStatus,
     LearnerGroup,
-    LessonProgress,
     Level,
-    PointEvent,
-    Role,
-    StudyDay,
-    Submission,
-    SubmissionKind,
-    SubmissionStatus,
+    ReportActiveDay,
+    ReportDay,
+    ReportLevelDay,
+    ReportUnit,
     Unit,
-    UnitType,
-    User,
 )
-from app.reports import targets
+from app.reports import rollups, targets
 
-LEARNER_ROLES = (Role.learner, Role.mentor)
-LEAF_TYPES = (UnitType.hamlet, UnitType.residential_group)
 MAX_DAYS = 366  # the longest range a dashboard covers
 
 
@@ -102,7 +92,7 @@ class LevelRow:
 
 @dataclass
 class Measures:
-    """What is counted per unit, and summed over a subtree."""
+    """What is counted for a unit's subtree."""
 
     registered: int = 0
     new: int = 0  # registered within the range
@@ -119,10 +109,6 @@ class Measures:
     @property
     def average(self) -> float | None:
         return round(self.score_sum / self.score_count, 1) if self.score_count else None
-
-    def add(self, other: Measures) -> None:
-        for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 @dataclass
@@ -159,6 +145,8 @@ class Dashboard:
     weeks: list[WeekRow]
     leaves: int  # hamlets and residential groups in the subtree
     leaves_with_mentor: int
+    built_through: date | None = None  # the rollups' last day (app.reports.rollups)
+    refreshed_at: datetime | None = None
     settings_note: dict[str, int] = field(default_factory=dict)
 
 
@@ -169,184 +157,160 @@ def check_range(start: date, end: date) -> None:
         raise Invalid(f"Khoảng thời gian dài nhất là {MAX_DAYS} ngày.", extra={"field": "start"})
 
 
-def tune_for_reports(session: Session) -> None:
-    """PostgreSQL, for this transaction only: no JIT (it adds about a second to each large
-    aggregate and saves nothing here) and room to count distinct learners in memory."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL jit = off"))
-        session.execute(text("SET LOCAL work_mem = '64MB'"))
-
-
 def dashboard(
     session: Session, *, unit: Unit, start: date, end: date, settings: Settings
 ) -> Dashboard:
     check_range(start, end)
-    tune_for_reports(session)
-    tz = settings.tz
-    t_start, t_end = day_start(start, tz), day_start(end + timedelta(days=1), tz)
+    built = rollups.state(session)
+    if built.built_through is None:  # a new installation: the first build, here and now
+        rollups.refresh(session, settings)
+        session.refresh(built)
+    through = built.built_through or end
+    last = min(end, through)  # states are read at the last day built
     units = targets.subtree(session, unit)
-    in_tree = select(Unit.id).where(Unit.path.startswith(unit.path, autoescape=True))
-    learner = and_(User.unit_id.in_(in_tree), User.role.in_(LEARNER_ROLES))
+    children = [u for u in units if u.parent_id == unit.id]
+    ids = [unit.id, *(c.id for c in children)]
     per_unit: dict[int, Measures] = defaultdict(Measures)
-    per_group: dict[int | None, int] = defaultdict(int)
+    per_group: dict[int, int] = defaultdict(int)
 
-    # registered (by the end), new within the range, per unit and group
-    for unit_id, group_id, registered, new in session.execute(
-        select(
-            User.unit_id,
-            User.group_id,
-            func.count(),
-            func.sum(case((User.created_at >= t_start, 1), else_=0)),
+    # registered at the end, per unit and group
+    for unit_id, group_id, registered in session.execute(
+        select(ReportDay.unit_id, ReportDay.group_id, ReportDay.registered).where(
+            ReportDay.unit_id.in_(ids), ReportDay.day == last
         )
-        .where(learner, User.created_at < t_end)
-        .group_by(User.unit_id, User.group_id)
     ):
         per_unit[unit_id].registered += registered
-        per_unit[unit_id].new += int(new or 0)
-        per_group[group_id] += registered
+        if unit_id == unit.id:
+            per_group[group_id] += registered
 
-    # active: a day with time on lessons or a lesson completed (a frozen day is not)
-    first_day = min(start, end - timedelta(days=29))
-    active_day = and_(
-        StudyDay.day >= first_day,
-        StudyDay.day <= end,
-        StudyDay.frozen.is_(False),
-        (StudyDay.active_seconds > 0) | (StudyDay.lessons_completed > 0),
+    # what happened within the range, per unit; and per day for the root's weeks
+    spans = week_spans(start, end)
+    weeks = [WeekRow(s.key, s.first, s.last) for s in spans]
+    week_of = _week_index(spans)
+    in_range = (ReportDay.day >= start) & (ReportDay.day <= last)
+    sums = (
+        func.sum(ReportDay.new),
+        func.sum(ReportDay.lessons),
+        func.sum(ReportDay.score_sum),
+        func.sum(ReportDay.score_count),
+        func.sum(ReportDay.certificates),
     )
-
-    def distinct_since(day: date) -> Any:
-        return func.count(func.distinct(case((StudyDay.day >= day, StudyDay.user_id))))
-
-    for unit_id, a7, a30, a_range in session.execute(
-        select(
-            User.unit_id,
-            distinct_since(end - timedelta(days=6)),
-            distinct_since(end - timedelta(days=29)),
-            distinct_since(start),
-        )
-        .select_from(StudyDay)
-        .join(User, User.id == StudyDay.user_id)
-        .where(learner, active_day)
-        .group_by(User.unit_id)
+    for unit_id, new, lessons, score_sum, score_count, certificates in session.execute(
+        select(ReportDay.unit_id, *sums)
+        .where(ReportDay.unit_id.in_(ids), in_range)
+        .group_by(ReportDay.unit_id)
     ):
         m = per_unit[unit_id]
-        m.active_7, m.active_30, m.active = a7, a30, a_range
-
-    # lessons completed within the range
-    for unit_id, n in session.execute(
-        select(User.unit_id, func.count())
-        .select_from(LessonProgress)
-        .join(User, User.id == LessonProgress.user_id)
-        .where(learner, LessonProgress.completed_at >= t_start, LessonProgress.completed_at < t_end)
-        .group_by(User.unit_id)
+        m.new, m.lessons = int(new), int(lessons)
+        m.score_sum, m.score_count = float(score_sum), int(score_count)
+        m.certificates = int(certificates)
+    for day, new, lessons, _, _, _ in session.execute(
+        select(ReportDay.day, *sums)
+        .where(ReportDay.unit_id == unit.id, in_range)
+        .group_by(ReportDay.day)
     ):
-        per_unit[unit_id].lessons = n
+        w = weeks[week_of[day]]
+        w.new += int(new)
+        w.lessons += int(lessons)
 
-    # the challenge scores graded within the range
-    for unit_id, total, n in session.execute(
-        select(User.unit_id, func.sum(Submission.score), func.count(Submission.score))
-        .select_from(Submission)
-        .join(User, User.id == Submission.user_id)
-        .where(
-            learner,
-            Submission.graded_at >= t_start,
-            Submission.graded_at < t_end,
-            Submission.kind == SubmissionKind.challenge,
-            Submission.status == SubmissionStatus.graded,
+    # levels: held at the end per unit, group and level; the root's completions and
+    # certificates per day and level
+    level_rows: dict[int, LevelRow] = {
+        lv.number: LevelRow(lv.number, lv.title, 0, 0, 0, 0)
+        for lv in session.scalars(
+            select(Level).where(Level.is_active.is_(True)).order_by(Level.number)
         )
-        .group_by(User.unit_id)
-    ):
-        per_unit[unit_id].score_sum = float(total or 0)
-        per_unit[unit_id].score_count = int(n)
-
-    # certificates: issued within the range, and who holds which level at the end
-    valid_at_end = and_(
-        Certificate.issued_at.is_not(None),
-        Certificate.issued_at < t_end,
-        (Certificate.status == CertificateStatus.issued)
-        | (Certificate.revoked_at.is_not(None) & (Certificate.revoked_at >= t_end)),
-    )
-    issued_in_range = and_(
-        Certificate.issued_at >= t_start,
-        Certificate.issued_at < t_end,
-        Certificate.status == CertificateStatus.issued,
-    )
-    level_certs: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for unit_id, level_number, in_range, by_end in session.execute(
+    }
+    holders: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))  # group→level
+    for unit_id, group_id, level, valid, held in session.execute(
         select(
-            User.unit_id,
-            Certificate.level_number,
-            func.sum(case((issued_in_range, 1), else_=0)),
-            func.sum(case((valid_at_end, 1), else_=0)),
-        )
-        .select_from(Certificate)
-        .join(User, User.id == Certificate.user_id)
-        .where(learner, Certificate.issued_at.is_not(None), Certificate.issued_at < t_end)
-        .group_by(User.unit_id, Certificate.level_number)
+            ReportLevelDay.unit_id,
+            ReportLevelDay.group_id,
+            ReportLevelDay.level,
+            ReportLevelDay.valid,
+            ReportLevelDay.holders,
+        ).where(ReportLevelDay.unit_id.in_(ids), ReportLevelDay.day == last)
     ):
-        per_unit[unit_id].certificates += int(in_range or 0)
-        level_certs[level_number][0] += int(in_range or 0)
-        level_certs[level_number][1] += int(by_end or 0)
-
-    # the highest valid level each certified learner holds, counted per unit and group
-    best = (
-        select(
-            User.unit_id.label("unit_id"),
-            User.group_id.label("group_id"),
-            func.max(Certificate.level_number).label("level"),
-        )
-        .select_from(Certificate)
-        .join(User, User.id == Certificate.user_id)
-        .where(learner, valid_at_end)
-        .group_by(User.id, User.unit_id, User.group_id)
-        .subquery()
-    )
-    holders: dict[tuple[int, int | None], dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for unit_id, group_id, level, n in session.execute(
-        select(best.c.unit_id, best.c.group_id, best.c.level, func.count()).group_by(
-            best.c.unit_id, best.c.group_id, best.c.level
-        )
-    ):
-        holders[(unit_id, group_id)][level] += n
         if level >= settings.target_basic_level:
-            per_unit[unit_id].basic += n
-
-    # levels completed (the ledger's one level_complete event per learner and level)
-    level_of = func.substr(PointEvent.idempotency_key, func.length(PointEvent.idempotency_key))
-    completions: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for level_text, in_range, by_end in session.execute(
+            per_unit[unit_id].basic += held
+        if unit_id == unit.id:
+            holders[group_id][level] += held
+            if level in level_rows:
+                level_rows[level].certificates_by_end += valid
+    for day, level, completed, certificates in session.execute(
         select(
-            level_of,
-            func.sum(case((PointEvent.day >= start, 1), else_=0)),
-            func.count(),
+            ReportLevelDay.day,
+            ReportLevelDay.level,
+            func.sum(ReportLevelDay.completed),
+            func.sum(ReportLevelDay.certificates),
         )
-        .select_from(PointEvent)
-        .join(User, User.id == PointEvent.user_id)
-        .where(learner, PointEvent.kind == "level_complete", PointEvent.day <= end)
-        .group_by(level_of)
+        .where(ReportLevelDay.unit_id == unit.id, ReportLevelDay.day <= last)
+        .group_by(ReportLevelDay.day, ReportLevelDay.level)
     ):
-        if str(level_text).isdigit():
-            completions[int(level_text)] = [int(in_range or 0), int(by_end)]
+        row = level_rows.get(level)
+        if row is not None:
+            row.completed_by_end += int(completed)
+        if day >= start:
+            if row is not None:
+                row.completed += int(completed)
+                row.certificates += int(certificates)
+            weeks[week_of[day]].certificates += int(certificates)
 
-    # mentors (people with an active mentorship) per unit
-    path_to_id = {u.path: u.id for u in units}
-    for path, n in mentors.active_count_by_unit(session, under_path=unit.path).items():
-        if path in path_to_id:
-            per_unit[path_to_id[path]].mentors += n
+    # distinct active learners: the unit's days' bitmaps united over each window; a
+    # child's share is that union intersected with the child's learners
+    first_day = min(start, last - timedelta(days=29))
+    days_7: list[BitMap] = []
+    days_30: list[BitMap] = []
+    days_range: list[BitMap] = []
+    week_days: list[list[BitMap]] = [[] for _ in spans]
+    for day, data in session.execute(
+        select(ReportActiveDay.day, ReportActiveDay.learners).where(
+            ReportActiveDay.unit_id == unit.id,
+            ReportActiveDay.day >= first_day,
+            ReportActiveDay.day <= last,
+        )
+    ):
+        bitmap = rollups.unpack(data)
+        if day > last - timedelta(days=30):
+            days_30.append(bitmap)
+            if day > last - timedelta(days=7):
+                days_7.append(bitmap)
+        if day >= start:
+            days_range.append(bitmap)
+            week_days[week_of[day]].append(bitmap)
+    windows = {
+        name: BitMap.union(*bitmaps) if bitmaps else BitMap()
+        for name, bitmaps in (("active_7", days_7), ("active_30", days_30), ("active", days_range))
+    }
+    for name, bitmap in windows.items():
+        setattr(per_unit[unit.id], name, len(bitmap))
+    for w, bitmaps in zip(weeks, week_days, strict=True):
+        w.active = len(BitMap.union(*bitmaps)) if bitmaps else 0
 
-    # sums: the subtree, and each child's subtree
-    totals = Measures()
-    for m in per_unit.values():
-        totals.add(m)
+    # the subtrees now: each child's learners, mentors (people with an active mentorship)
+    # and hamlets with a mentor
+    leaves = leaves_with_mentor = 0
+    for unit_id, learners, mentors_now, leaf_count, mentored in session.execute(
+        select(
+            ReportUnit.unit_id,
+            ReportUnit.learners,
+            ReportUnit.mentors,
+            ReportUnit.leaves,
+            ReportUnit.leaves_with_mentor,
+        ).where(ReportUnit.unit_id.in_(ids))
+    ):
+        m = per_unit[unit_id]
+        m.mentors = len(rollups.unpack(mentors_now))
+        if unit_id == unit.id:
+            leaves, leaves_with_mentor = leaf_count, mentored
+            continue
+        members = rollups.unpack(learners)
+        for name, bitmap in windows.items():
+            setattr(m, name, bitmap.intersection_cardinality(members))
+
+    totals = per_unit[unit.id]
     pops = targets.populations(session, units)
     working_age = pops[None]
-    children = [u for u in units if u.parent_id == unit.id]
-    child_of = _child_map(units, unit, children)
-    child_measures: dict[int, Measures] = {c.id: Measures() for c in children}
-    for unit_id, m in per_unit.items():
-        child = child_of.get(unit_id)
-        if child is not None:
-            child_measures[child].add(m)
 
     def join_target(population: int | None, registered: int) -> Target | None:
         if population is None:
@@ -367,17 +331,16 @@ def dashboard(
         population = pops.get(group.id, {}).get(unit.id)
         improved = sum(
             n
-            for (_, gid), levels in holders.items()
-            if gid == group.id
-            for level, n in levels.items()
+            for level, n in holders[group.id].items()
             if group.improve_level is not None and level >= group.improve_level
         )
+        registered = per_group.get(group.id, 0)
         group_rows.append(
             GroupRow(
                 group_id=group.id,
                 name=group.name,
-                registered=per_group.get(group.id, 0),
-                join=Target(population, group.join_target_pct, per_group.get(group.id, 0))
+                registered=registered,
+                join=Target(population, group.join_target_pct, registered)
                 if group.join_target_pct is not None
                 else None,
                 improve=Target(population, group.improve_target_pct, improved)
@@ -387,20 +350,6 @@ def dashboard(
             )
         )
 
-    levels = [
-        LevelRow(
-            level=lv.number,
-            title=lv.title,
-            completed=completions[lv.number][0],
-            completed_by_end=completions[lv.number][1],
-            certificates=level_certs[lv.number][0],
-            certificates_by_end=level_certs[lv.number][1],
-        )
-        for lv in session.scalars(
-            select(Level).where(Level.is_active.is_(True)).order_by(Level.number)
-        )
-    ]
-    leaves = [u for u in units if u.type in LEAF_TYPES and u.is_active]
     return Dashboard(
         unit=unit,
         start=start,
@@ -409,39 +358,28 @@ def dashboard(
         join=join_target(working_age.get(unit.id), totals.registered),
         basic=basic_target(working_age.get(unit.id), totals.basic),
         groups=group_rows,
-        levels=levels,
+        levels=list(level_rows.values()),
         children=[
             ChildRow(
                 unit_id=c.id,
                 name=c.name,
-                measures=child_measures[c.id],
-                join=join_target(working_age.get(c.id), child_measures[c.id].registered),
-                basic=basic_target(working_age.get(c.id), child_measures[c.id].basic),
+                measures=per_unit[c.id],
+                join=join_target(working_age.get(c.id), per_unit[c.id].registered),
+                basic=basic_target(working_age.get(c.id), per_unit[c.id].basic),
             )
             for c in sorted(children, key=lambda c: c.name)
         ],
-        weeks=_weeks(session, learner, start, end, t_start, t_end, settings),
-        leaves=len(leaves),
-        leaves_with_mentor=sum(1 for u in leaves if per_unit.get(u.id, Measures()).mentors),
+        weeks=weeks,
+        leaves=leaves,
+        leaves_with_mentor=leaves_with_mentor,
+        built_through=built.built_through,
+        refreshed_at=built.refreshed_at,
         settings_note={
             "join_pct": settings.target_join_pct,
             "basic_pct": settings.target_basic_pct,
             "basic_level": settings.target_basic_level,
         },
     )
-
-
-def _child_map(units: list[Unit], root: Unit, children: list[Unit]) -> dict[int, int]:
-    """Each unit of the subtree → the child of `root` it lies under (the root maps to
-    nothing: its own learners are in the totals, not in a child's row)."""
-    by_path = sorted(children, key=lambda c: -len(c.path))
-    out: dict[int, int] = {}
-    for unit in units:
-        for child in by_path:
-            if unit.path.startswith(child.path):
-                out[unit.id] = child.id
-                break
-    return out
 
 
 def week_spans(start: date, end: date) -> list[periods.Span]:
@@ -455,57 +393,12 @@ def week_spans(start: date, end: date) -> list[periods.Span]:
     return spans
 
 
-def _weeks(
-    session: Session,
-    learner: Any,
-    start: date,
-    end: date,
-    t_start: Any,
-    t_end: Any,
-    settings: Settings,
-) -> list[WeekRow]:
-    """The range week by week: new learners, active learners (distinct within the week),
-    lessons completed, certificates issued."""
-    spans = week_spans(start, end)
-    rows = [WeekRow(s.key, s.first, s.last) for s in spans]
-    tz = settings.tz
-
-    def bucket(column: Any, to_day: Callable[[date], Any]) -> Any:
-        return case(
-            *((column < to_day(s.last + timedelta(days=1)), i) for i, s in enumerate(spans)),
-            else_=len(spans) - 1,
-        )
-
-    def at(day: date) -> Any:
-        return day_start(day, tz)
-
-    week_of_day = bucket(StudyDay.day, lambda d: d)
-    for index, n in session.execute(
-        select(week_of_day, func.count(func.distinct(StudyDay.user_id)))
-        .select_from(StudyDay)
-        .join(User, User.id == StudyDay.user_id)
-        .where(
-            learner,
-            StudyDay.day >= start,
-            StudyDay.day <= end,
-            StudyDay.frozen.is_(False),
-            (StudyDay.active_seconds > 0) | (StudyDay.lessons_completed > 0),
-        )
-        .group_by(week_of_day)
-    ):
-        rows[index].active = n
-    counted: list[tuple[Any, Any, Any, str]] = [
-        (User.created_at, User, None, "new"),
-        (LessonProgress.completed_at, LessonProgress, LessonProgress.user_id, "lessons"),
-        (Certificate.issued_at, Certificate, Certificate.user_id, "certificates"),
-    ]
-    for column, table, user_column, name in counted:
-        week = bucket(column, at)
-        query = select(week, func.count()).where(learner, column >= t_start, column < t_end)
-        if user_column is not None:
-            query = query.select_from(table).join(User, User.id == user_column)
-        if table is Certificate:
-            query = query.where(Certificate.status == CertificateStatus.issued)
-        for index, n in session.execute(query.group_by(week)):
-            setattr(rows[index], name, n)
-    return rows
+def _week_index(spans: list[periods.Span]) -> dict[date, int]:
+    """Each day of the range → its week's place in `spans`."""
+    out: dict[date, int] = {}
+    for i, span in enumerate(spans):
+        day = span.first
+        while day <= span.last:
+            out[day] = i
+            day += timedelta(days=1)
+    return out

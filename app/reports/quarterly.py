@@ -1,7 +1,8 @@
 """The quarterly report (báo cáo quý) for a unit and a quarter, in one click: the same
 sections as rows, written as XLSX, PDF and CSV. Its figures are the dashboard's for the
 quarter's days (app.reports.figures.dashboard), so the two never disagree; the honour roll
-adds the quarter's top learners by points and the child units by participation."""
+adds the quarter's top learners by points (from the month boards) and the child units by
+participation."""
 
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ from app.config import Settings
 from app.core.clock import local_day
 from app.core.errors import Invalid
 from app.core.spreadsheet import csv_bytes, xlsx_bytes
-from app.models import PointEvent, Unit, User, utcnow
+from app.gamification import periods
+from app.gamification.boards import Board, SqlBoards
+from app.models import PointTally, Unit, User, utcnow
 from app.reports import figures
 
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
@@ -81,25 +84,15 @@ def current_quarter(today: date) -> tuple[int, int]:
 def build(session: Session, *, unit: Unit, year: int, quarter: int, settings: Settings) -> Report:
     start, end = quarter_days(year, quarter)
     dash = figures.dashboard(session, unit=unit, start=start, end=end, settings=settings)
-    in_tree = select(Unit.id).where(Unit.path.startswith(unit.path, autoescape=True))
-    points = func.sum(PointEvent.points)
-    top = session.execute(
-        select(User.full_name, Unit.name, points)
-        .select_from(PointEvent)
-        .join(User, User.id == PointEvent.user_id)
-        .join(Unit, Unit.id == User.unit_id)
-        .where(
-            PointEvent.day >= start,
-            PointEvent.day <= end,
-            User.unit_id.in_(in_tree),
-            User.role.in_(figures.LEARNER_ROLES),
-            User.is_active.is_(True),
+    ranked = top_learners(session, unit=unit, start=start, end=end)
+    names = {
+        uid: (name, uname)
+        for uid, name, uname in session.execute(
+            select(User.id, User.full_name, Unit.name)
+            .join(Unit, Unit.id == User.unit_id)
+            .where(User.id.in_([uid for uid, _ in ranked]))
         )
-        .group_by(User.id, User.full_name, Unit.name)
-        .having(points > 0)
-        .order_by(points.desc(), User.id)
-        .limit(TOP_LEARNERS)
-    ).all()
+    }
     return Report(
         unit=unit,
         year=year,
@@ -108,8 +101,45 @@ def build(session: Session, *, unit: Unit, year: int, quarter: int, settings: Se
         end=end,
         made_on=local_day(utcnow(), settings.tz),
         dashboard=dash,
-        top_learners=[(name, uname, int(p)) for name, uname, p in top],
+        top_learners=[(*names[uid], points) for uid, points in ranked],
     )
+
+
+def top_learners(
+    session: Session, *, unit: Unit, start: date, end: date, limit: int = TOP_LEARNERS
+) -> list[tuple[int, int]]:
+    """The subtree's learners with the most points over the months from `start` to `end`
+    (account id, points), from the month boards (app.gamification.boards), exactly: each
+    month's top is read deeper until nobody unseen could still come in (a threshold
+    algorithm: an unseen learner has at most the sum of each list's last points)."""
+    months = sorted(
+        {periods.month_key(start + timedelta(days=i)) for i in range((end - start).days + 1)}
+    )
+    store = SqlBoards()
+    whole = (
+        unit.parent_id is None
+        and session.scalar(select(func.count()).select_from(Unit).where(Unit.parent_id.is_(None)))
+        == 1
+    )  # the tree's only root: its board is everyone's (the quicker index)
+
+    def board(month: str) -> Board:
+        return Board(month, "all") if whole else Board(month, "unit", unit.id, unit.path)
+
+    depth = limit
+    while True:
+        lists = [store.top(session, board(m), depth) for m in months]
+        seen = {e.user_id for entries in lists for e in entries}
+        totals = session.execute(
+            select(PointTally.user_id, func.sum(PointTally.points))
+            .where(PointTally.period.in_(months), PointTally.user_id.in_(seen))
+            .group_by(PointTally.user_id)
+        ).all()
+        ranked = sorted(((uid, int(p)) for uid, p in totals), key=lambda r: (-r[1], r[0]))[:limit]
+        bound = sum(entries[-1].points for entries in lists if len(entries) == depth)
+        exhausted = all(len(entries) < depth for entries in lists)
+        if exhausted or (len(ranked) == limit and ranked[-1][1] > bound) or depth >= 10_000:
+            return ranked
+        depth *= 4
 
 
 def _pct(value: float | None) -> str:

@@ -34,8 +34,7 @@ def unit_in_scope(session: Session, principal: Principal, unit_id: int | None) -
     if unit_id is None:
         unit = session.get(Unit, principal.user.unit_id)
         if unit is not None and principal.user.role.value == "admin":
-            roots = unit.path.strip("/").split("/")
-            unit = session.get(Unit, int(roots[0])) or unit
+            unit = session.get(Unit, unit.path_ids[0]) or unit
     else:
         unit = session.get(Unit, unit_id)
     if unit is None:
@@ -91,6 +90,8 @@ def dashboard_json(d: figures.Dashboard) -> dict[str, Any]:
         "hamlets": d.leaves,
         "hamlets_with_mentor": d.leaves_with_mentor,
         "targets": d.settings_note,
+        "built_through": d.built_through,
+        "refreshed_at": d.refreshed_at,
     }
 
 

@@ -62,8 +62,12 @@ def populations(session: Session, units: list[Unit]) -> dict[int | None, dict[in
     working_age = {u.id: u.target_population for u in units if u.target_population is not None}
     out: dict[int | None, dict[int, int | None]] = {None: rolled_up(units, working_age)}
     by_group: dict[int, dict[int, int]] = defaultdict(dict)
-    for row in session.scalars(select(UnitTarget).where(UnitTarget.unit_id.in_(ids))):
-        by_group[row.group_id][row.unit_id] = row.population
+    for unit_id, group_id, population in session.execute(
+        select(UnitTarget.unit_id, UnitTarget.group_id, UnitTarget.population).where(
+            UnitTarget.unit_id.in_(ids)
+        )
+    ):
+        by_group[group_id][unit_id] = population
     for group_id, own in by_group.items():
         out[group_id] = rolled_up(units, own)
     return out
