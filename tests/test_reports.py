@@ -322,3 +322,20 @@ def test_the_pages_and_the_api_for_a_unit_admin(client, db, settings, tree, worl
     db.refresh(tree.hamlet)
     assert targets.own_targets(db, tree.hamlet)[world["can_bo"].id] == 7
     assert tree.hamlet.target_population == 30
+
+
+def test_a_mentor_counts_once_at_their_own_unit(db, settings, tree, world):
+    """Mentors are people with an active mentorship, counted where they are now: after D
+    moves to the village, the dashboard and the units' mentors API both count D there."""
+    from app.mentoring import credit
+
+    world["d"].unit_id = tree.village.id
+    db.flush()
+    rollups.refresh(db, settings, today=BUILT_THROUGH)
+    dash = figures.dashboard(db, unit=tree.province, start=START, end=END, settings=settings)
+    by_child = {c.name: c.measures.mentors for c in dash.children}
+    assert (by_child[tree.ward.name], by_child[tree.commune.name]) == (0, 1)
+    assert (dash.leaves, dash.leaves_with_mentor) == (2, 1)  # the village now
+    api = credit.unit_mentors(db, tree.province)
+    assert api["active_mentors"] == dash.totals.mentors == 1
+    assert {c["name"]: c["active_mentors"] for c in api["by_child"]} == by_child

@@ -206,7 +206,7 @@ class UnitMentors(TypedDict):
 
 def unit_mentors(session: Session, unit: Unit) -> UnitMentors:
     """Active mentors in a unit's subtree, and in each child unit's subtree (the caller
-    checked the scope). A person counts at the unit of their mentorships."""
+    checked the scope). A person counts once, at their own unit."""
     by_path = active_count_by_unit(session, under_path=unit.path)
     children = session.scalars(
         select(Unit)

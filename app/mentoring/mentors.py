@@ -288,25 +288,31 @@ def listing(
 
 
 def active_count_by_unit(session: Session, *, under_path: str) -> dict[str, int]:
-    """Active mentors (people, not mentorships) per unit path in a subtree: the seeds'
-    community-instructor network, for the reports. (The mentorships are few; their
-    accounts are looked up by id, not joined, so a million users are never scanned.)"""
-    rows = session.execute(
-        select(Mentorship.unit_path, Mentorship.user_id).where(
-            Mentorship.status == MentorStatus.active,
-            Mentorship.unit_path.startswith(under_path, autoescape=True),
+    """Active mentors per unit path in a subtree: people with an active mentorship, each
+    counted once, at their own unit now (as the report rollups count them). The
+    mentorships are few: their accounts are looked up by id, so the users are never
+    scanned."""
+    ids = sorted(
+        set(
+            session.scalars(
+                select(Mentorship.user_id).where(Mentorship.status == MentorStatus.active)
+            )
         )
-    ).all()
-    people = {uid for _, uid in rows}
-    ids = sorted(people)
-    active: set[int] = set()
+    )
+    counts: dict[str, int] = defaultdict(int)
     for i in range(0, len(ids), 20_000):  # the ids written into the statement, not bound
         chunk = bindparam("ids", ids[i : i + 20_000], expanding=True, literal_execute=True)
-        active.update(
-            session.scalars(select(User.id).where(User.id.in_(chunk), User.is_active.is_(True)))
-        )
-    by_path: dict[str, set[int]] = defaultdict(set)
-    for path, uid in rows:
-        if uid in active:
-            by_path[path].add(uid)
-    return {path: len(users) for path, users in by_path.items()}
+        for path, n in session.execute(
+            select(Unit.path, func.count())
+            .select_from(User)
+            .join(Unit, Unit.id == User.unit_id)
+            .where(
+                User.id.in_(chunk),
+                User.is_active.is_(True),
+                User.role.in_(LEARNER_ROLES),
+                Unit.path.startswith(under_path, autoescape=True),
+            )
+            .group_by(Unit.path)
+        ):
+            counts[path] += n
+    return dict(counts)
