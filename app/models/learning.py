@@ -7,18 +7,8 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    ForeignKey,
-    Index,
-    String,
-    Text,
-    UniqueConstraint,
-)
-from sqlalchemy import (
-    text as sql_text,
-)
+import sqlalchemy as sa
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, IdMixin, TimestampMixin
@@ -110,8 +100,8 @@ class Submission(IdMixin, TimestampMixin, Base):
             "graded_at",
             "user_id",
             "score",
-            postgresql_where=sql_text("kind = 'challenge' AND status = 'graded'"),
-            sqlite_where=sql_text("kind = 'challenge' AND status = 'graded'"),
+            postgresql_where=sa.text("kind = 'challenge' AND status = 'graded'"),
+            sqlite_where=sa.text("kind = 'challenge' AND status = 'graded'"),
         ),
     )
 
