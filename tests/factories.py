@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.dependencies import CSRF_COOKIE
 from app.auth.service import create_user
+from app.config import Settings
 from app.models import (
     Certificate,
     CertificateStatus,
@@ -224,3 +225,8 @@ def issued_certificate(
     )
     session.add(row)
     return row
+
+
+def at(settings: Settings, day: date, hour: int = 10) -> datetime:
+    """An instant on a local (Asia/Ho_Chi_Minh) day."""
+    return datetime(day.year, day.month, day.day, hour, tzinfo=settings.tz)

@@ -4,7 +4,7 @@ read back; scope for unit admins."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 import pytest
 from sqlalchemy import select
@@ -23,6 +23,7 @@ from app.models import (
 )
 from app.reports import figures, rollups, targets
 from tests.factories import (
+    at,
     graded_submission,
     group,
     issued_certificate,
@@ -33,10 +34,6 @@ from tests.factories import (
 L1 = "b1-01-ai-la-gi"
 START, END = date(2026, 11, 1), date(2026, 11, 30)
 BUILT_THROUGH = date(2026, 12, 31)  # the rollups are built as if today were the year's end
-
-
-def at(settings, day: date, hour: int = 10) -> datetime:
-    return datetime(day.year, day.month, day.day, hour, tzinfo=settings.tz)
 
 
 @pytest.fixture

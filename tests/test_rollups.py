@@ -5,7 +5,7 @@ read exactly from the month boards."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import select
 
@@ -27,6 +27,7 @@ from app.models import (
 from app.orgs.service import move_unit
 from app.reports import figures, quarterly, rollups, staleness
 from tests.factories import (
+    at,
     graded_submission,
     group,
     issued_certificate,
@@ -35,10 +36,6 @@ from tests.factories import (
 )
 
 L1 = "b1-01-ai-la-gi"
-
-
-def at(settings, day: date, hour: int = 10) -> datetime:
-    return datetime(day.year, day.month, day.day, hour, tzinfo=settings.tz)
 
 
 def today(settings) -> date:
