@@ -529,22 +529,24 @@ def vacuum(url: str) -> str:
         return f"database {size.fetchone()[0]}"
 
 
+def tree_and_groups(engine: Engine, rng: random.Random, state: dict[str, Any]) -> str:
+    """The default learner groups and a province's unit tree, into `state` (tree, groups)."""
+    with Session(engine) as session:
+        ensure_default_groups(session)
+        made = make_tree(session, rng)
+        session.commit()
+        groups = dict(session.execute(select(LearnerGroup.code, LearnerGroup.id)).all())
+    state["tree"], state["groups"] = made, groups
+    return f"{made.units} units, {len(groups)} groups"
+
+
 def load(url: str, args: argparse.Namespace, today: date, steps: Steps) -> None:
     rng = random.Random(args.seed)
     steps.run("schema (alembic upgrade head)", upgrade, url)
     engine = make_engine(url)
 
-    def tree_and_groups() -> str:
-        with Session(engine) as session:
-            ensure_default_groups(session)
-            made = make_tree(session, rng)
-            session.commit()
-            groups = dict(session.execute(select(LearnerGroup.code, LearnerGroup.id)).all())
-        state["tree"], state["groups"] = made, groups
-        return f"{made.units} units, {len(groups)} groups"
-
     state: dict[str, Any] = {}
-    steps.run("unit tree and learner groups", tree_and_groups)
+    steps.run("unit tree and learner groups", tree_and_groups, engine, rng, state)
     lessons = [src.lesson.id for _, src in load_curriculum(ROOT_DIR / "curriculum").lessons()]
     people = People(args.learners)
     with psycopg.connect(libpq(url)) as conn:

@@ -68,9 +68,9 @@ from leaderboard import (  # bench/leaderboard.py, which also puts the repo on s
     libpq,
     load_average,
     machine,
-    make_tree,
     rebuild_tallies,
     recreate_secondary,
+    tree_and_groups,
     vacuum,
     verdict,
 )
@@ -81,8 +81,7 @@ from app.curriculum.validate import load_curriculum
 from app.db import make_engine
 from app.gamification import periods
 from app.migrations import upgrade
-from app.models import LearnerGroup, Unit
-from app.orgs.service import ensure_default_groups
+from app.models import Unit
 from app.reports import rollups
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bdhai_bench_reports"
@@ -550,17 +549,7 @@ def load(url: str, args: argparse.Namespace, ctx: Context, steps: Steps) -> None
     steps.run("schema (alembic upgrade head)", upgrade, url)
     engine = make_engine(url)
     state: dict[str, Any] = {}
-
-    def tree_and_groups() -> str:
-        with Session(engine) as session:
-            ensure_default_groups(session)
-            made = make_tree(session, rng)
-            session.commit()
-            groups = dict(session.execute(select(LearnerGroup.code, LearnerGroup.id)).all())
-        state["tree"], state["groups"] = made, groups
-        return f"{made.units} units, {len(groups)} groups"
-
-    steps.run("unit tree and learner groups", tree_and_groups)
+    steps.run("unit tree and learner groups", tree_and_groups, engine, rng, state)
     steps.run("curriculum (sync_curriculum)", lessons_and_levels, engine, ctx)
     tree: Tree = state["tree"]
     people = People(args.learners)

@@ -16,7 +16,6 @@ from sqlalchemy import select
 from app.certificates import service as certificates
 from app.core.audit import record_audit
 from app.core.clock import local_day
-from app.learning import progress
 from app.models import (
     AuditLog,
     Certificate,
@@ -24,15 +23,21 @@ from app.models import (
     GradeRecord,
     LearnerStats,
     Lesson,
-    LessonProgress,
     Role,
     StudyDay,
-    SubmissionKind,
     SubmissionStatus,
     User,
     utcnow,
 )
-from tests.factories import form_post, graded_submission, group, login, make_user, page_login
+from tests.factories import (
+    form_post,
+    graded_submission,
+    group,
+    login,
+    make_user,
+    page_login,
+    pass_lesson,
+)
 
 LESSONS = ("b1-01-ai-la-gi", "b1-02-hoi-tiep")
 INSIDE = "Trần Văn Trong"
@@ -44,28 +49,7 @@ def pass_level_1(db, settings, user, *, approval: bool) -> Certificate:
     `approval`, else it is issued at once."""
     rules = settings.model_copy(update={"certificate_approval_levels": "1" if approval else ""})
     for lesson_id in LESSONS:
-        db.add(
-            LessonProgress(
-                user_id=user.id,
-                lesson_id=lesson_id,
-                last_activity_at=utcnow(),
-                quiz_passed_at=utcnow(),
-            )
-        )
-        db.flush()
-        progress.record_grade(
-            db,
-            user_id=user.id,
-            lesson_id=lesson_id,
-            kind=SubmissionKind.challenge,
-            score=85,
-            passed=True,
-            submission_id=0,
-            ref=f"t:{user.id}:{lesson_id}",
-            settings=rules,
-            now=utcnow(),
-        )
-        db.flush()
+        pass_lesson(db, rules, user, lesson_id, 85)
     cert = certificates.live_certificate(db, user.id, 1)
     assert cert is not None
     assert cert.status == (CertificateStatus.pending if approval else CertificateStatus.issued)

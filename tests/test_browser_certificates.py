@@ -16,8 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.certificates import service
-from app.learning import progress
-from app.models import Lesson, LessonProgress, SubmissionKind, User, utcnow
+from app.models import Lesson, User, utcnow
 from tests import factories
 from tests.browser import WIDE, axe_violations, live_server, phone_browser, seeded_database, sign_in
 
@@ -31,27 +30,7 @@ def complete_level(session: Session, settings, user: User, level: int, score: fl
         select(Lesson.id).where(Lesson.level_number == level).order_by(Lesson.position)
     ).all()
     for lesson_id in lessons:
-        session.add(
-            LessonProgress(
-                user_id=user.id,
-                lesson_id=lesson_id,
-                last_activity_at=utcnow(),
-                quiz_passed_at=utcnow(),
-            )
-        )
-        session.flush()
-        progress.record_grade(
-            session,
-            user_id=user.id,
-            lesson_id=lesson_id,
-            kind=SubmissionKind.challenge,
-            score=score,
-            passed=True,
-            submission_id=0,
-            ref=f"browser:{lesson_id}",
-            settings=settings,
-            now=utcnow(),
-        )
+        factories.pass_lesson(session, settings, user, lesson_id, score)
 
 
 @pytest.fixture(scope="module")

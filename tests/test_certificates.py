@@ -20,47 +20,20 @@ from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from app.certificates import keys, service
-from app.learning import progress
 from app.models import (
     AuditLog,
     Certificate,
     CertificateStatus,
-    LessonProgress,
     Role,
-    SubmissionKind,
     User,
     utcnow,
 )
-from tests.factories import login, make_user, page_login
+from tests.factories import login, make_user, page_login, pass_lesson
 
 SCHEMA = json.loads(
     (Path(__file__).parent / "fixtures/openbadges/achievementcredential.schema.json").read_text()
 )
 LESSONS = ("b1-01-ai-la-gi", "b1-02-hoi-tiep")
-
-
-def pass_lesson(db, settings, user, lesson_id: str, score: float) -> None:
-    """The quiz passed earlier; now the challenge is graded (what the grading worker does)."""
-    row = db.get(LessonProgress, (user.id, lesson_id))
-    if row is None:
-        row = LessonProgress(
-            user_id=user.id, lesson_id=lesson_id, last_activity_at=utcnow(), quiz_passed_at=utcnow()
-        )
-        db.add(row)
-        db.flush()
-    progress.record_grade(
-        db,
-        user_id=user.id,
-        lesson_id=lesson_id,
-        kind=SubmissionKind.challenge,
-        score=score,
-        passed=score >= 60,
-        submission_id=0,
-        ref=f"t:{lesson_id}:{score}",
-        settings=settings,
-        now=utcnow(),
-    )
-    db.flush()
 
 
 @pytest.fixture

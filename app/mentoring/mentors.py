@@ -178,19 +178,14 @@ def decide(
     """Confirm or turn down an application (the caller checked the actor's scope)."""
     if row.status != MentorStatus.pending:
         raise Conflict("Đơn đăng ký này đã được xử lý.")
-    row.status = MentorStatus.active if confirm else MentorStatus.rejected
-    row.decided_by_id, row.decided_at, row.reason = actor_id, now, reason
-    user = session.get(User, row.user_id)
-    assert user is not None
-    _sync_role(session, user)
-    record_audit(
+    _settle(
         session,
+        row,
+        MentorStatus.active if confirm else MentorStatus.rejected,
         actor_id=actor_id,
         action="mentor.confirm" if confirm else "mentor.reject",
-        target_type="mentorship",
-        target_id=row.id,
-        unit_path=row.unit_path,
-        details={"level": row.level_number, "reason": reason},
+        reason=reason,
+        now=now,
     )
     notify(
         session,
@@ -207,6 +202,33 @@ def decide(
     return row
 
 
+def _settle(
+    session: Session,
+    row: Mentorship,
+    status: MentorStatus,
+    *,
+    actor_id: int | None,
+    action: str,
+    reason: str,
+    now: datetime,
+) -> None:
+    """A mentorship's new status, who decided and why; the account's role follows; audited."""
+    row.status = status
+    row.decided_by_id, row.decided_at, row.reason = actor_id, now, reason
+    user = session.get(User, row.user_id)
+    assert user is not None
+    _sync_role(session, user)
+    record_audit(
+        session,
+        actor_id=actor_id,
+        action=action,
+        target_type="mentorship",
+        target_id=row.id,
+        unit_path=row.unit_path,
+        details={"level": row.level_number, "reason": reason},
+    )
+
+
 def end(
     session: Session,
     *,
@@ -220,19 +242,14 @@ def end(
     the same way)."""
     if row.status not in OPEN:
         raise Conflict("Vai trò hướng dẫn này đã kết thúc.")
-    row.status = MentorStatus.removed if by_admin else MentorStatus.stepped_down
-    row.decided_by_id, row.decided_at, row.reason = actor_id, now, reason
-    user = session.get(User, row.user_id)
-    assert user is not None
-    _sync_role(session, user)
-    record_audit(
+    _settle(
         session,
+        row,
+        MentorStatus.removed if by_admin else MentorStatus.stepped_down,
         actor_id=actor_id,
         action="mentor.remove" if by_admin else "mentor.step_down",
-        target_type="mentorship",
-        target_id=row.id,
-        unit_path=row.unit_path,
-        details={"level": row.level_number, "reason": reason},
+        reason=reason,
+        now=now,
     )
     if by_admin:
         notify(

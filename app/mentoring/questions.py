@@ -15,7 +15,7 @@ import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 from sqlalchemy import ColumnElement, and_, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -33,6 +33,7 @@ from app.models import ROLE_LABELS, Answer, Lesson, PostReport, Question, Role, 
 from app.notifications.service import notify
 
 PostType = Literal["question", "answer"]
+P = TypeVar("P", Question, Answer)
 POST_TYPES: tuple[PostType, ...] = ("question", "answer")
 QUESTION_CHARS = (10, 1000)
 ANSWER_CHARS = (5, 2000)
@@ -299,7 +300,7 @@ class Thread:
 
 
 def get_thread(session: Session, *, reader: Reader, question_id: int) -> Thread:
-    question = _get_question(session, question_id)
+    question = _get(session, Question, question_id)
     lesson = _check_thread_access(session, reader, question)
     answers = list(
         session.scalars(
@@ -389,24 +390,17 @@ def ask(
     return question, masked
 
 
-def _get_question(session: Session, question_id: int, *, lock: bool = False) -> Question:
-    query = select(Question).where(Question.id == question_id)
+def _get(session: Session, model: type[P], post_id: int, *, lock: bool = False) -> P:
+    """A question or an answer by id (row-locked when `lock`), or 404."""
+    query = select(model).where(model.id == post_id)
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)
-    question = session.scalar(query)
-    if question is None:
-        raise NotFound("Không tìm thấy câu hỏi.")
-    return question
-
-
-def _get_answer(session: Session, answer_id: int, *, lock: bool = False) -> Answer:
-    query = select(Answer).where(Answer.id == answer_id)
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    answer = session.scalar(query)
-    if answer is None:
-        raise NotFound("Không tìm thấy câu trả lời.")
-    return answer
+    post = session.scalar(query)
+    if post is None:
+        raise NotFound(
+            "Không tìm thấy câu hỏi." if model is Question else "Không tìm thấy câu trả lời."
+        )
+    return post
 
 
 def _excerpt(text: str, size: int = 120) -> str:
@@ -425,7 +419,7 @@ def answer_question(
 ) -> tuple[Answer, bool]:
     """Answer a question; the asker is notified. Returns the answer and whether personal
     data was masked."""
-    question = _get_question(session, question_id)
+    question = _get(session, Question, question_id)
     _check_thread_access(session, reader, question)
     if question.hidden:
         raise Conflict("Câu hỏi này đang bị ẩn nên chưa thể trả lời.", code="hidden")
@@ -459,8 +453,8 @@ def accept_answer(
 ) -> Answer:
     """The asker accepts one answer, once; its author earns the points (not for one's own
     answer). 409 when an answer is already accepted."""
-    answer = _get_answer(session, answer_id)
-    question = _get_question(session, answer.question_id, lock=True)  # one accept at a time
+    answer = _get(session, Answer, answer_id)
+    question = _get(session, Question, answer.question_id, lock=True)  # one accept at a time
     if question.user_id != reader.id:
         raise Forbidden("Chỉ người đặt câu hỏi mới chấp nhận được câu trả lời.")
     if question.hidden:
@@ -505,11 +499,11 @@ def _post(
 ) -> tuple[Question | Answer, Question]:
     """The post and its question (the question is the post for a question)."""
     if post_type == "question":
-        question = _get_question(session, post_id, lock=lock)
+        question = _get(session, Question, post_id, lock=lock)
         return question, question
     if post_type == "answer":
-        answer = _get_answer(session, post_id, lock=lock)
-        return answer, _get_question(session, answer.question_id)
+        answer = _get(session, Answer, post_id, lock=lock)
+        return answer, _get(session, Question, answer.question_id)
     raise Invalid("Loại bài viết phải là câu hỏi (question) hoặc câu trả lời (answer).")
 
 
@@ -804,7 +798,7 @@ def moderation_queue(
 
 def post_view(session: Session, *, reader: Reader, post: Question | Answer) -> PostView:
     """One post as the reader sees it (after writing it, say)."""
-    question = post if isinstance(post, Question) else _get_question(session, post.question_id)
+    question = post if isinstance(post, Question) else _get(session, Question, post.question_id)
     authors = _authors(session, {post.user_id})
     if isinstance(post, Answer):
         return _view(post, question, reader, authors, accepted=post.accepted)

@@ -15,6 +15,7 @@ from app.auth.service import Principal
 from app.core.errors import AppError
 from app.db import SessionDep, savepoint
 from app.mentoring import questions
+from app.mentoring.questions import PostType
 from app.mentoring.questions_router import Moderator
 from app.models import utcnow
 from app.templating import redirect, render, safe_next
@@ -31,7 +32,6 @@ NOTICES = {
     "hidden": "Đã ẩn bài viết và báo cho tác giả.",
     "shown": "Đã hiển thị bài viết và đóng các báo cáo.",
 }
-PostType = Literal["question", "answer"]
 Body = Annotated[str, Form(max_length=20_000)]
 
 
@@ -331,88 +331,41 @@ Reason = Annotated[str, Form(max_length=2000)]
 Next = Annotated[str, Form(max_length=300)]
 
 
-@router.post("/questions/{question_id}/hide", dependencies=[CsrfProtected])
-def hide_question(
-    request: Request,
-    question_id: int,
-    principal: Moderator,
-    session: SessionDep,
-    reason: Reason = "",
-    next: Next = "",
-) -> Response:
-    return _moderate(
-        request,
-        session,
-        principal,
-        post_type="question",
-        post_id=question_id,
-        hide=True,
-        text=reason,
-        next_path=next,
-    )
+def _moderation_route(post_type: PostType, hide: bool) -> Callable[..., Response]:
+    """The page route that hides (with a `reason`) or shows again (with a `note`) a
+    question or an answer."""
+
+    def route(
+        request: Request,
+        post_id: int,
+        principal: Moderator,
+        session: SessionDep,
+        reason: Reason = "",
+        note: Reason = "",
+        next: Next = "",
+    ) -> Response:
+        return _moderate(
+            request,
+            session,
+            principal,
+            post_type=post_type,
+            post_id=post_id,
+            hide=hide,
+            text=reason if hide else note,
+            next_path=next,
+        )
+
+    return route
 
 
-@router.post("/questions/{question_id}/unhide", dependencies=[CsrfProtected])
-def unhide_question(
-    request: Request,
-    question_id: int,
-    principal: Moderator,
-    session: SessionDep,
-    note: Reason = "",
-    next: Next = "",
-) -> Response:
-    return _moderate(
-        request,
-        session,
-        principal,
-        post_type="question",
-        post_id=question_id,
-        hide=False,
-        text=note,
-        next_path=next,
-    )
-
-
-@router.post("/answers/{answer_id}/hide", dependencies=[CsrfProtected])
-def hide_answer(
-    request: Request,
-    answer_id: int,
-    principal: Moderator,
-    session: SessionDep,
-    reason: Reason = "",
-    next: Next = "",
-) -> Response:
-    return _moderate(
-        request,
-        session,
-        principal,
-        post_type="answer",
-        post_id=answer_id,
-        hide=True,
-        text=reason,
-        next_path=next,
-    )
-
-
-@router.post("/answers/{answer_id}/unhide", dependencies=[CsrfProtected])
-def unhide_answer(
-    request: Request,
-    answer_id: int,
-    principal: Moderator,
-    session: SessionDep,
-    note: Reason = "",
-    next: Next = "",
-) -> Response:
-    return _moderate(
-        request,
-        session,
-        principal,
-        post_type="answer",
-        post_id=answer_id,
-        hide=False,
-        text=note,
-        next_path=next,
-    )
+for _post_type in ("question", "answer"):
+    for _hide, _action in ((True, "hide"), (False, "unhide")):
+        router.add_api_route(
+            f"/{_post_type}s/{{post_id}}/{_action}",
+            _moderation_route(_post_type, _hide),
+            methods=["POST"],
+            dependencies=[CsrfProtected],
+        )
 
 
 def _moderation_page(

@@ -10,6 +10,7 @@ from app.auth.dependencies import RequireRole, SettingsDep, SignedIn
 from app.auth.service import Principal
 from app.db import SessionDep
 from app.mentoring import questions
+from app.mentoring.questions import PostType
 from app.mentoring.schemas_questions import (
     AnswerIn,
     HideIn,
@@ -32,7 +33,6 @@ from app.models import utcnow
 router = APIRouter(tags=["mentoring"])
 Moderator = Annotated[Principal, Depends(RequireRole(*questions.MODERATOR_ROLES))]
 LessonId = Annotated[str, Path(max_length=80, pattern=r"^[a-z0-9-]+$")]
-PostType = Literal["question", "answer"]
 
 
 @router.get("/lessons/{lesson_id}/questions", response_model=QuestionListOut)
