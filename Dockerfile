@@ -8,6 +8,10 @@ RUN python -m venv /venv && /venv/bin/pip install --upgrade pip && /venv/bin/pip
 
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PATH=/venv/bin:$PATH ENVIRONMENT=production
+# Whose X-Forwarded-For / X-Forwarded-Proto uvicorn believes: only the reverse proxy's
+# address (uvicorn reads FORWARDED_ALLOW_IPS itself). Set it to the proxy's address where it
+# runs (docker-compose.yml does); never "*", or any client picks its own address.
+ENV FORWARDED_ALLOW_IPS=127.0.0.1
 RUN useradd --create-home --uid 10001 bdhai
 WORKDIR /srv
 COPY --from=build /venv /venv
@@ -22,4 +26,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
   CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status == 200 else 1)"
 # Migrations run once per release (`bdhai migrate`, see docker-compose.yml), not in every replica.
-CMD ["uvicorn", "app.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", "--forwarded-allow-ips", "*", "--workers", "2"]
+CMD ["uvicorn", "app.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", "--no-server-header", "--workers", "2"]

@@ -25,7 +25,7 @@ run: $(STAMP)
 	$(BIN)/bdhai curriculum load
 	$(BIN)/bdhai load-demo
 	@$(BIN)/bdhai demo-info --url http://$(HOST):$(PORT)
-	$(BIN)/uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT) --proxy-headers
+	$(BIN)/uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT) --proxy-headers --forwarded-allow-ips 127.0.0.1,::1 --no-server-header
 
 lint: $(STAMP)
 	$(BIN)/ruff check app tests migrations bench

@@ -61,9 +61,16 @@ class Settings(BaseSettings):
     login_max_per_account: int = 5
     login_max_per_address: int = 20
     login_window_seconds: int = 15 * 60
+    # Registration limits (docs/auth.md): attempts per client address, and new accounts per
+    # unit, in a window; they bound floods of accounts and what registering can tell about
+    # which phone numbers are registered.
+    register_max_per_address: int = Field(default=20, ge=1)
+    register_max_per_unit: int = Field(default=200, ge=1)
+    register_window_seconds: int = Field(default=3600, ge=60)
 
     # Requests and imports: a body larger than max_request_bytes is refused before it is read.
     max_request_bytes: int = 8 * 1024 * 1024
+    max_json_bytes: int = 1024 * 1024  # a JSON body (no form of ours needs more)
     import_max_bytes: int = 5 * 1024 * 1024
     import_max_rows: int = 20_000
 
@@ -79,6 +86,9 @@ class Settings(BaseSettings):
     submissions_per_hour: int = Field(default=30, ge=1, le=1000)  # per learner, all lessons
     upload_max_bytes: int = Field(default=6 * 1024 * 1024, ge=100_000)
     image_max_side: int = Field(default=1600, ge=200, le=4000)
+    # pictures with more pixels than this are refused from their header, before decoding
+    # (docs/capacity.md); below Pillow's own limit (89 MP), which then never fires first
+    image_max_pixels: int = Field(default=24_000_000, ge=1_000_000, le=80_000_000)
 
     # Points (docs/gamification.md gives the reasoning behind each value)
     points_quiz_pass: int = Field(default=10, ge=0)

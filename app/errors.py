@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from app.auth.dependencies import LoginRequired, PasswordChangeRequired, is_api_request
 from app.core.errors import AppError, field_label, vietnamese_validation_message
+from app.core.http_limits import RequestRefused
+from app.core.routes import walk
 from app.templating import clear_auth_cookies, login_url, redirect, render
 
 log = logging.getLogger("bdhai")
@@ -49,8 +53,14 @@ def _error_response(
     return response
 
 
-def too_large(request: Request, message: str) -> Response:
-    return _error_response(request, 413, message, "too_large")
+def refusal_response(request: Request, exc: RequestRefused) -> Response:
+    """A request refused at the edge (too large, NUL characters): app.core.http_limits."""
+    return _error_response(request, exc.status_code, exc.detail, exc.code, headers=exc.headers)
+
+
+async def refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestRefused)
+    return refusal_response(request, exc)
 
 
 async def app_error(request: Request, exc: Exception) -> Response:
@@ -58,7 +68,7 @@ async def app_error(request: Request, exc: Exception) -> Response:
     if not is_api_request(request):
         if isinstance(exc, LoginRequired):
             response = redirect(login_url(request.url.path))
-            clear_auth_cookies(response)
+            clear_auth_cookies(response, request.app.state.settings)
             return response
         if isinstance(exc, PasswordChangeRequired):
             return redirect("/account/password")
@@ -84,15 +94,32 @@ async def validation_error(request: Request, exc: Exception) -> Response:
     return _error_response(request, 422, summary, "validation", {"errors": errors})
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method the path answers to (Starlette's 405 names only the first route that
+    matched the path, though GET and PATCH of one resource are two routes)."""
+    table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(
+        request.app.state, "method_table", None
+    )
+    if table is None:
+        table = [
+            (compile_path(route.pattern)[0], route.methods)
+            for route in walk(request.app)
+            if route.methods
+        ]
+        request.app.state.method_table = table
+    path = request.url.path
+    methods = set().union(*(m for regex, m in table if regex.match(path)))
+    return ", ".join(sorted(methods))
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     message = _HTTP_MESSAGES.get(exc.status_code, "Yêu cầu không thực hiện được.")
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
     return _error_response(
-        request,
-        exc.status_code,
-        message,
-        f"http_{exc.status_code}",
-        headers=getattr(exc, "headers", None),
+        request, exc.status_code, message, f"http_{exc.status_code}", headers=headers
     )
 
 
@@ -105,6 +132,7 @@ async def unhandled_error(request: Request, exc: Exception) -> Response:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(AppError, app_error)
+    app.add_exception_handler(RequestRefused, refused)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unhandled_error)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,7 +11,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from app import errors
+from app import errors, openapi
 from app.admin import exports_pages, oversight_pages
 from app.admin import exports_router as admin_exports_router
 from app.admin import oversight_router as admin_oversight_router
@@ -20,10 +19,17 @@ from app.admin import pages as admin_pages
 from app.admin import router as admin_router
 from app.auth import pages as auth_pages
 from app.auth import router as auth_router
-from app.auth.dependencies import CSRF_COOKIE
+from app.auth.dependencies import (
+    CSRF_COOKIE,
+    browser_value,
+    cookie_name,
+    is_api_request,
+    new_browser_value,
+)
 from app.certificates import pages as certificates_pages
 from app.certificates import router as certificates_router
 from app.config import ROOT_DIR, Settings, get_settings
+from app.core.http_limits import RequestGuard
 from app.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from app.curriculum import router as curriculum_router
 from app.db import make_engine, make_sessionmaker
@@ -47,7 +53,7 @@ from app.privacy import router as privacy_router
 from app.reports import pages as reports_pages
 from app.reports import router as reports_router
 from app.system import router as system_router
-from app.templating import clear_auth_cookies, set_auth_cookies
+from app.templating import clear_auth_cookies, set_auth_cookies, set_csrf_cookie
 
 API_PREFIX = "/api/v1"
 
@@ -59,7 +65,36 @@ SECURITY_HEADERS = {
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
         "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     ),
+    # Powerful features off for every page and anything it embeds. The microphone stays
+    # available to our own origin only (voice answers on lesson pages are planned; the
+    # browser still asks the person first, and CSP lets only our own scripts run).
+    "Permissions-Policy": (
+        "accelerometer=(), browsing-topics=(), camera=(), display-capture=(), "
+        "geolocation=(), gyroscope=(), magnetometer=(), microphone=(self), midi=(), "
+        "payment=(), usb=()"
+    ),
 }
+HSTS = "max-age=31536000; includeSubDomains"  # only behind HTTPS (COOKIE_SECURE)
+PERSONAL = "private, no-store"
+
+
+def cache_policy(request: Request, response: Response) -> None:
+    """Nothing made for a signed-in person, and no API answer, is kept by a cache unless
+    its route says so: API answers to a signed-in principal are always `private, no-store`
+    (they carry personal data); other API answers, and pages or files made for a signed-in
+    person, are `private, no-store` unless the route chose a policy (a learner's own picture
+    is `private, max-age`); anonymous pages are `no-store` (their forms carry a CSRF token).
+    Public files (static, /.well-known/jwks.json) keep theirs."""
+    signed_in = request.state._state.get("principal") is not None
+    current = response.headers.get("cache-control")
+    if is_api_request(request) and signed_in:
+        if "no-store" not in (current or ""):
+            response.headers["Cache-Control"] = PERSONAL
+    elif current is None:
+        if signed_in or is_api_request(request):
+            response.headers["Cache-Control"] = PERSONAL
+        elif "text/html" in response.headers.get("content-type", ""):
+            response.headers["Cache-Control"] = "no-store"
 
 
 def make_limiter(settings: Settings) -> RateLimiter:
@@ -148,34 +183,38 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(ROOT_DIR / "static")), name="static")
     errors.install(app)
+    openapi.install(app)
+
+    # Innermost: the body size limit on the bytes received, and NUL refused (app.core.http_limits).
+    app.add_middleware(
+        RequestGuard,
+        max_bytes=settings.max_request_bytes,
+        max_json_bytes=settings.max_json_bytes,
+        respond=errors.refusal_response,
+    )
 
     @app.middleware("http")
     async def cookies_and_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > settings.max_request_bytes:
-            limit = settings.max_request_bytes // (1024 * 1024)
-            return errors.too_large(request, f"Dữ liệu gửi lên quá lớn (tối đa {limit} MB).")
-        csrf = request.cookies.get(CSRF_COOKIE)
-        new_csrf = not csrf or len(csrf) < 20
-        request.state.csrf_token = secrets.token_urlsafe(24) if new_csrf else csrf
+        carried = browser_value(request)
+        request.state.csrf_browser = carried or new_browser_value()
         response: Response = await call_next(request)
-        if new_csrf:
-            response.set_cookie(
-                CSRF_COOKIE,
-                request.state.csrf_token,
-                samesite="strict",
-                secure=settings.cookie_secure,
-                path="/",
-            )
         state = request.state._state
-        if state.get("new_tokens") is not None:
-            set_auth_cookies(response, state["new_tokens"], settings)
+        if state.get("new_tokens") is not None:  # the same session, renewed
+            set_auth_cookies(response, state["new_tokens"], settings, new_session=False)
         elif state.get("clear_auth_cookies"):
-            clear_auth_cookies(response)
+            clear_auth_cookies(response, settings)
+        csrf_name = cookie_name(CSRF_COOKIE, settings) + "="
+        if (
+            carried is None
+            and state.get("csrf_issued")
+            and not any(c.startswith(csrf_name) for c in response.headers.getlist("set-cookie"))
+        ):  # the page handed out a token made from a new browser value
+            set_csrf_cookie(response, request.state.csrf_browser, settings)
         for key, value in SECURITY_HEADERS.items():
             response.headers.setdefault(key, value)
-        if "text/html" in response.headers.get("content-type", ""):
-            response.headers.setdefault("Cache-Control", "no-store")
+        if settings.cookie_secure:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
+        cache_policy(request, response)
         return response
 
     app.add_middleware(GZipMiddleware, minimum_size=500)

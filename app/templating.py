@@ -11,7 +11,15 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from app.auth.dependencies import ACCESS_COOKIE, REFRESH_COOKIE
+from app.auth.dependencies import (
+    ACCESS_COOKIE,
+    CSRF_COOKIE,
+    HOST_PREFIX,
+    REFRESH_COOKIE,
+    cookie_name,
+    csrf_token,
+    new_browser_value,
+)
 from app.auth.service import IssuedTokens
 from app.config import Settings
 from app.models import ROLE_LABELS, UNIT_TYPE_LABELS, Role
@@ -42,7 +50,7 @@ def render(
         "tz": request.app.state.settings.tz,
         "principal": request.state._state.get("principal"),
         "viewer": request.state._state.get("viewer"),
-        "csrf_token": getattr(request.state, "csrf_token", ""),
+        "csrf_token": csrf_token(request),
         "large_text": request.cookies.get(TEXT_SIZE_COOKIE) == "large",
         **(context or {}),
     }
@@ -67,14 +75,55 @@ def login_url(next_path: str) -> str:
     return "/login?next=" + quote(next_path, safe="/")
 
 
-def set_auth_cookies(response: Any, tokens: IssuedTokens, settings: Settings) -> None:
-    common = {"httponly": True, "samesite": "lax", "secure": settings.cookie_secure, "path": "/"}
-    response.set_cookie(ACCESS_COOKIE, tokens.access_token, max_age=tokens.expires_in, **common)
+def set_csrf_cookie(response: Any, value: str, settings: Settings) -> None:
+    """The browser's random CSRF value (pages carry the token made from it, not the value:
+    app.auth.dependencies). HttpOnly: scripts read the token from the page's meta tag."""
     response.set_cookie(
-        REFRESH_COOKIE, tokens.refresh_token, max_age=tokens.refresh_max_age, **common
+        cookie_name(CSRF_COOKIE, settings),
+        value,
+        httponly=True,
+        samesite="strict",
+        secure=settings.cookie_secure,
+        path="/",
     )
 
 
-def clear_auth_cookies(response: Any) -> None:
-    response.delete_cookie(ACCESS_COOKIE, path="/")
-    response.delete_cookie(REFRESH_COOKIE, path="/")
+def set_auth_cookies(
+    response: Any, tokens: IssuedTokens, settings: Settings, *, new_session: bool = True
+) -> None:
+    """The session's cookies. A new session (sign-in, registration, password change) also
+    gives the browser a new CSRF value, so nothing minted before it stays usable; renewing
+    the access token of the same session (new_session=False) keeps it."""
+    common = {"httponly": True, "samesite": "lax", "secure": settings.cookie_secure, "path": "/"}
+    response.set_cookie(
+        cookie_name(ACCESS_COOKIE, settings),
+        tokens.access_token,
+        max_age=tokens.expires_in,
+        **common,
+    )
+    response.set_cookie(
+        cookie_name(REFRESH_COOKIE, settings),
+        tokens.refresh_token,
+        max_age=tokens.refresh_max_age,
+        **common,
+    )
+    if new_session:
+        set_csrf_cookie(response, new_browser_value(), settings)
+
+
+def forget_browser(response: Any) -> None:
+    """After signing out or deleting the account: the browser also drops what pages kept
+    for this person (drafts in localStorage; phones are shared). Browsers honour the header
+    over HTTPS and on localhost; static/js/app.js clears the drafts itself as well."""
+    clear_auth_cookies(response)
+    response.headers["Clear-Site-Data"] = '"storage"'
+
+
+def clear_auth_cookies(response: Any, settings: Settings | None = None) -> None:
+    """Sign the browser out. Without the settings, both spellings of the names go (the
+    `__Host-` ones need `Secure` to be deleted)."""
+    for name in (ACCESS_COOKIE, REFRESH_COOKIE):
+        if settings is None or not settings.cookie_secure:
+            response.delete_cookie(name, path="/")
+        if settings is None or settings.cookie_secure:
+            response.delete_cookie(HOST_PREFIX + name, path="/", secure=True)

@@ -3,8 +3,10 @@ BDHAI_TEST_DATABASE), and a rolled-back transaction per test."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
@@ -20,9 +22,84 @@ from app.main import create_app
 from app.migrations import upgrade
 from app.orgs.service import ensure_default_groups
 from tests import factories
-from tests.dbutil import TEST_DATABASE, scratch_database
+from tests.api_contract import ApiContract
+from tests.dbutil import TEST_DATABASE, is_postgres, scratch_database
+from tests.loop_guard import LoopGuard
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+LOOP_GUARD = LoopGuard()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    LOOP_GUARD.install()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    LOOP_GUARD.remove()
+
+
+def _guarded_phase() -> Iterator[None]:
+    """Each phase of a test (setup, call, teardown) fails when app code did database work
+    on an event loop meanwhile (in the test's own thread or a server's)."""
+    try:
+        result = yield
+    except BaseException:
+        for found in LOOP_GUARD.take():
+            print("database work on an event loop:\n" + found, file=sys.stderr)
+        raise
+    LOOP_GUARD.check()
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    return (yield from _guarded_phase())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    return (yield from _guarded_phase())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    return (yield from _guarded_phase())
+
+
+@pytest.fixture
+def loop_guard() -> LoopGuard:
+    """The suite's guard, for the test that proves it fires."""
+    return LOOP_GUARD
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`make test` runs the suite once per database. What does not depend on the database
+    runs in the SQLite run only: tests that use no database fixture, browser suites and
+    tests marked `once`. Tests marked `postgresql` run in the PostgreSQL run only."""
+    postgres = is_postgres()
+    keep, drop = [], []
+    for item in items:
+        if item.get_closest_marker("postgresql"):
+            wanted = postgres
+        else:
+            once = (
+                item.get_closest_marker("browser") is not None
+                or item.get_closest_marker("once") is not None
+                or "database_url" not in getattr(item, "fixturenames", ())
+            )
+            wanted = not (postgres and once)
+        (keep if wanted else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    checked = sum(c.checked for c in ApiContract.instances)
+    if checked:
+        terminalreporter.write_line(
+            f"API answers checked against the OpenAPI description: {checked}"
+        )
 
 
 def pytest_report_header() -> str:
@@ -98,9 +175,16 @@ def db(engine: Engine, app: FastAPI) -> Iterator[Session]:
         connection.close()
 
 
+@pytest.fixture(scope="session")
+def api_contract(app: FastAPI) -> ApiContract:
+    return ApiContract(app)
+
+
 @pytest.fixture
-def client(app: FastAPI, db: Session) -> Iterator[TestClient]:
+def client(app: FastAPI, db: Session, api_contract: ApiContract) -> Iterator[TestClient]:
+    """The app in-process; every API answer is checked against its OpenAPI description."""
     with TestClient(app, base_url="http://testserver", raise_server_exceptions=False) as c:
+        c.event_hooks["response"].append(api_contract.check)
         yield c
 
 

@@ -13,9 +13,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.auth.dependencies import CSRF_COOKIE
+from app.auth.dependencies import ACCESS_COOKIE, CSRF_COOKIE, REFRESH_COOKIE, csrf_token_for
 from app.auth.service import create_user
 from app.config import Settings
+from app.core.security import TokenError, read_token
 from app.models import (
     Certificate,
     CertificateStatus,
@@ -112,12 +113,27 @@ def tokens(client: TestClient, user: User, password: str = PASSWORD) -> dict[str
 
 
 def csrf_of(client: TestClient, path: str = "/login") -> str:
-    """Open a page and return the CSRF token of its forms (equal to the CSRF cookie)."""
+    """Open a page and return the CSRF token of its forms."""
     page = client.get(path)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert token, page.text[:500]
-    assert client.cookies.get(CSRF_COOKIE) == token.group(1)
     return token.group(1)
+
+
+def csrf_token(client: TestClient) -> str:
+    """The token the client's pages carry, without opening one: its CSRF cookie bound to
+    the session its cookies name (app.auth.dependencies.csrf_token)."""
+    secret = client.app.state.settings.secret_key
+    session_id = None
+    for name, kind in ((ACCESS_COOKIE, "access"), (REFRESH_COOKIE, "refresh")):
+        value = client.cookies.get(name)
+        if value:
+            try:
+                session_id = read_token(value, secret=secret, expected_type=kind).session_id
+                break
+            except TokenError:
+                continue
+    return csrf_token_for(secret, client.cookies.get(CSRF_COOKIE) or "", session_id)
 
 
 def page_login(client: TestClient, user: User, password: str = PASSWORD, next_path: str = "/"):
@@ -137,7 +153,7 @@ def page_login(client: TestClient, user: User, password: str = PASSWORD, next_pa
 
 def form_post(client: TestClient, path: str, data: dict[str, str] | None = None, **kw):
     """POST a page form with the client's CSRF token."""
-    token = client.cookies.get(CSRF_COOKIE)
+    token = csrf_token(client)
     return client.post(path, data={"csrf_token": token, **(data or {})}, **kw)
 
 

@@ -197,15 +197,16 @@ def test_only_an_admin_grants_administrator_roles(client, db, tree):
         assert res.status_code == 403, role
         assert "Chỉ quản trị hệ thống" in res.json()["detail"]
     assert _user_count(db) == before
-    # A unit admin may still create learners and mentors inside its subtree.
+    # A unit admin may still create learners inside its subtree (mentors come only from a
+    # mentorship: tests/test_hardening_accounts.py).
     res = client.post(
         USERS,
         headers=ua_headers,
         json={
-            "full_name": "Người Hướng Dẫn",
+            "full_name": "Người Học Mới",
             "phone": "0987000119",
             "unit_id": tree.hamlet.id,
-            "role": "mentor",
+            "role": "learner",
         },
     )
     assert res.status_code == 201
@@ -342,17 +343,17 @@ def test_admin_renames_moves_and_changes_role_with_an_audited_diff(client, db, t
     res = client.patch(
         f"{USERS}/{user.id}",
         headers=login(client, admin),
-        json={"full_name": "  Nguyễn  Văn Tám ", "unit_id": tree.village.id, "role": "mentor"},
+        json={"full_name": "  Nguyễn  Văn Tám ", "unit_id": tree.village.id, "role": "unit_admin"},
     )
     assert res.status_code == 200, res.text
     body = res.json()
     assert body["full_name"] == "Nguyễn Văn Tám"
-    assert body["unit"]["id"] == tree.village.id and body["role"] == "mentor"
+    assert body["unit"]["id"] == tree.village.id and body["role"] == "unit_admin"
     stored = _fresh(db, user)
     assert (stored.full_name, stored.unit_id, stored.role) == (
         "Nguyễn Văn Tám",
         tree.village.id,
-        Role.mentor,
+        Role.unit_admin,
     )
     [entry] = _audit(db, "account.update", user.id)
     assert entry.actor_id == admin.id
@@ -360,7 +361,7 @@ def test_admin_renames_moves_and_changes_role_with_an_audited_diff(client, db, t
     assert entry.details == {
         "full_name": ["Nguyễn Văn Bảy", "Nguyễn Văn Tám"],
         "unit_id": [str(tree.hamlet.id), str(tree.village.id)],
-        "role": ["learner", "mentor"],
+        "role": ["learner", "unit_admin"],
     }
     assert entry.unit_path == tree.village.path
 
@@ -772,7 +773,7 @@ def test_account_page_saves_changes_and_re_shows_conflicts(client, db, tree):
             contact="0912.000.333",
             unit_id=str(tree.village.id),
             group_id=str(group(db, "cong_nhan").id),
-            role="mentor",
+            role="unit_admin",
         ),
         follow_redirects=False,
     )
@@ -783,7 +784,7 @@ def test_account_page_saves_changes_and_re_shows_conflicts(client, db, tree):
         "Mai Văn Tiến Lên",
         "+84912000333",
         tree.village.id,
-        Role.mentor,
+        Role.unit_admin,
     )
     assert stored.group_id == group(db, "cong_nhan").id
     [entry] = _audit(db, "account.update", user.id)

@@ -120,6 +120,11 @@ def test_accessible_and_inside_the_screen_at_200_percent(world, artifacts):
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, (path, width, page.evaluate(WIDE))
         shot(page, artifacts, "revoked-200-percent")
-        page.goto(base + "/levels/5/final-test")
+        page.goto(base + "/levels/5/final-test")  # the rules: opening it starts nothing
+        assert page.locator("fieldset.question").count() == 0
+        shot(page, artifacts, "final-test-rules")
+        page.get_by_role("button", name="Bắt đầu làm bài").click()
+        page.wait_for_url(base + "/levels/5/final-test")
         assert page.locator("fieldset.question").count() == 15
+        assert axe_violations(axe, page) == []
         shot(page, artifacts, "final-test")

@@ -135,8 +135,30 @@ def test_leaderboard_league_badges_and_unit_board(world, artifacts):
         me_row = page.locator(".board-row.me")
         assert me_row.count() == 1 and ME in me_row.inner_text()
         names = page.locator(".board-list .who").all_inner_texts()
-        assert names[:3] == ["Phạm Minh Châu", "Lò Văn Páo", "Đinh Văn Sơn"]
+        assert names[:3] == ["Châu P.", "Páo L.", "Sơn Đ."]  # others: the short form
+        assert page.locator(".board-row:not(.me) .unit-line").count() == 0  # no hamlet
         shot(page, artifacts, "leaderboard")
+
+        # how the learner appears to others: the choice, one link away
+        page.get_by_role("link", name="Đổi cách hiện tên").click()
+        page.wait_for_url(base + "/leaderboard/name")
+        assert page.get_by_role("radio", name="Nhung N.").is_checked()
+        assert axe_violations(Axe(), page) == []
+        shot(page, artifacts, "board-name")
+        page.evaluate("document.documentElement.style.fontSize = '200%'")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        shot(page, artifacts, "board-name-200-percent")
+        page.evaluate("document.documentElement.style.fontSize = ''")
+        page.get_by_role("radio", name=ME).check()
+        page.get_by_role("button", name="Lưu").click()
+        page.wait_for_url(base + "/leaderboard/name?done=1")
+        assert ME in page.get_by_role("status").inner_text()
+        shot(page, artifacts, "board-name-saved")
+        page.get_by_role("radio", name="Nhung N.").check()  # back to the default
+        page.get_by_role("button", name="Lưu").click()
+        page.wait_for_url(base + "/leaderboard/name?done=1")
+        page.get_by_role("link", name="Về bảng xếp hạng").click()
+        page.wait_for_url(base + "/leaderboard")
 
         page.get_by_role("link", name="Đơn vị", exact=True).click()
         page.wait_for_url("**/leaderboard?scope=unit*")
@@ -144,7 +166,7 @@ def test_leaderboard_league_badges_and_unit_board(world, artifacts):
         page.get_by_role("link", name="Phường An Bình").click()
         page.wait_for_url(f"**unit_id={info['ward']}")
         assert page.get_by_role("heading", name="Phường An Bình").is_visible()
-        assert page.locator(".board-list .who").all_inner_texts()[0] == "Phạm Minh Châu"
+        assert page.locator(".board-list .who").all_inner_texts()[0] == "Châu P."
         page.get_by_role("link", name="Tháng này").click()
         page.wait_for_url("**period=month*")
         assert "unit_id" in page.url

@@ -98,19 +98,19 @@ def test_a_level_with_a_final_test_needs_it_passed(db, settings, learner, client
     from app.models import FinalTestAttempt, Level
 
     headers = login(client, learner)
-    early = client.get("/api/v1/levels/2/final-test", headers=headers)
+    early = client.post("/api/v1/levels/2/final-test/start", headers=headers)
     assert early.status_code == 409 and "hoàn thành đủ 1 bài học" in early.json()["detail"]
     pass_lesson(db, settings, learner, "b2-01-anh-dau-tien", 90)
     assert service.live_certificate(db, learner.id, 2) is None  # the test is still to pass
     missing = service.eligibility(db, learner.id, db.get(Level, 2)).missing
     assert missing == ["Cần vượt qua bài kiểm tra cuối bậc (đạt từ 70% số câu)."]
-    sitting = client.get("/api/v1/levels/2/final-test", headers=headers)
+    sitting = client.post("/api/v1/levels/2/final-test/start", headers=headers)
     assert sitting.status_code == 200, sitting.text
     body = sitting.json()
     assert (body["minutes"], body["pass_mark"], len(body["questions"])) == (15, 70, 6)
     assert all(q["id"].startswith("b2-01-anh-dau-tien:") for q in body["questions"])
     assert "right" not in json.dumps(body) and "correct" not in json.dumps(body)
-    again = client.get("/api/v1/levels/2/final-test", headers=headers).json()
+    again = client.post("/api/v1/levels/2/final-test/start", headers=headers).json()
     assert again["attempt_id"] == body["attempt_id"]  # the running sitting, not a new draw
     from tests.lessons import right_of, wrong
 
@@ -139,7 +139,7 @@ def test_a_level_with_a_final_test_needs_it_passed(db, settings, learner, client
         json={"attempt_id": body["attempt_id"], "answers": right},
     )
     assert replay.status_code == 409  # a sitting is answered once
-    second = client.get("/api/v1/levels/2/final-test", headers=headers).json()
+    second = client.post("/api/v1/levels/2/final-test/start", headers=headers).json()
     answers = right_of(final_test_attempt(db, second["attempt_id"]))
     res = client.post(
         "/api/v1/levels/2/final-test",
@@ -149,7 +149,7 @@ def test_a_level_with_a_final_test_needs_it_passed(db, settings, learner, client
     assert res.json()["passed"] is True and res.json()["certificate"]
     cert = service.live_certificate(db, learner.id, 2)
     assert cert.serial == res.json()["certificate"] and cert.status == CertificateStatus.issued
-    done = client.get("/api/v1/levels/2/final-test", headers=headers)
+    done = client.post("/api/v1/levels/2/final-test/start", headers=headers)
     assert done.status_code == 409 and "đã vượt qua" in done.json()["detail"]
     assert db.scalar(select(func.count()).select_from(FinalTestAttempt)) == 2
 
@@ -159,7 +159,7 @@ def test_final_test_time_limit_and_daily_sittings(db, settings, learner, client)
 
     headers = login(client, learner)
     pass_lesson(db, settings, learner, "b2-01-anh-dau-tien", 90)
-    first = client.get("/api/v1/levels/2/final-test", headers=headers).json()
+    first = client.post("/api/v1/levels/2/final-test/start", headers=headers).json()
     attempt = db.get(FinalTestAttempt, first["attempt_id"])
     attempt.deadline_at = utcnow() - timedelta(minutes=5)  # the learner walked away
     db.flush()
@@ -173,7 +173,7 @@ def test_final_test_time_limit_and_daily_sittings(db, settings, learner, client)
     )
     assert late.status_code == 200 and late.json()["late"] is True
     assert late.json()["passed"] is False  # right answers after the time do not count
-    second = client.get("/api/v1/levels/2/final-test", headers=headers)
+    second = client.post("/api/v1/levels/2/final-test/start", headers=headers)
     assert second.status_code == 200 and second.json()["attempt_id"] != first["attempt_id"]
     client.post(
         "/api/v1/levels/2/final-test",
@@ -182,9 +182,10 @@ def test_final_test_time_limit_and_daily_sittings(db, settings, learner, client)
     )
     db.get(FinalTestAttempt, second.json()["attempt_id"]).submitted_at = utcnow()
     db.flush()
-    third = client.get("/api/v1/levels/2/final-test", headers=headers)
+    third = client.post("/api/v1/levels/2/final-test/start", headers=headers)
     assert third.status_code == 429 and "ngày mai" in third.json()["detail"]
     assert client.get("/api/v1/levels/1/final-test", headers=headers).status_code == 404
+    assert client.post("/api/v1/levels/1/final-test/start", headers=headers).status_code == 404
 
 
 def test_the_issuing_unit_is_the_nearest_commune_ward_or_agency(db, tree, certified):
@@ -474,12 +475,14 @@ def test_the_final_test_as_plain_pages(db, settings, learner, client):
 
     page_login(client, learner)
     blocked = client.get("/levels/2/final-test")
-    assert blocked.status_code == 409 and "hoàn thành đủ 1 bài học" in blocked.text
+    assert blocked.status_code == 200 and "hoàn thành đủ 1 bài học" in blocked.text
     assert client.get("/levels/1/final-test").status_code == 404  # level 1 has none
     pass_lesson(db, settings, learner, "b2-01-anh-dau-tien", 90)
     mine = client.get("/certificates")
     assert 'href="/levels/2/final-test"' in mine.text
-    page = client.get("/levels/2/final-test")
+    rules = client.get("/levels/2/final-test")  # the rules and a "Bắt đầu" form: no sitting yet
+    assert rules.status_code == 200 and '<fieldset class="question"' not in rules.text
+    page = form_post(client, "/levels/2/final-test/start")  # then the sitting
     assert page.status_code == 200 and page.text.count('<fieldset class="question"') == 6
     attempt_id = int(page.text.split('name="attempt_id" value="')[1].split('"')[0])
     right = right_of(final_test_attempt(db, attempt_id))

@@ -102,10 +102,10 @@ def test_the_leaderboard_lists_everyone_in_rank_order_with_me_highlighted(signed
     assert '<h2 id="board-title">Toàn bộ học viên</h2>' in html
     assert "4 người có điểm" in html
     assert rows(html) == [
-        ("1", "Lò Văn Páo", False, "50"),
-        ("2", "Đinh Văn Sơn", False, "40"),
+        ("1", "Páo L.", False, "50"),
+        ("2", "Sơn Đ.", False, "40"),
         ("3", "Nguyễn Thị Hồng Nhung", True, "30"),
-        ("4", "Hà Thị Mỷ", False, "10"),
+        ("4", "Mỷ H.", False, "10"),
     ]
     me = section(html, "me-title")
     assert "thứ 3</strong> trong 4 người" in me and "30 điểm" in me
@@ -121,7 +121,7 @@ def test_the_leaderboard_lists_everyone_in_rank_order_with_me_highlighted(signed
 def test_the_unit_board_and_the_units_above(signed_in, neighbours, tree):
     html = signed_in.get("/leaderboard?scope=unit").text
     assert '<h2 id="board-title">Tổ dân phố số 1</h2>' in html
-    assert [r[1] for r in rows(html)] == ["Lò Văn Páo", "Nguyễn Thị Hồng Nhung", "Hà Thị Mỷ"]
+    assert [r[1] for r in rows(html)] == ["Páo L.", "Nguyễn Thị Hồng Nhung", "Mỷ H."]
     assert [r[0] for r in rows(html)] == ["1", "2", "3"]
     # the learner can switch to the ward and the province, not to a sibling commune
     for unit in (tree.hamlet, tree.ward, tree.province):
@@ -130,10 +130,10 @@ def test_the_unit_board_and_the_units_above(signed_in, neighbours, tree):
     province = signed_in.get(f"/leaderboard?scope=unit&period=week&unit_id={tree.province.id}")
     assert province.status_code == 200
     assert [r[1] for r in rows(province.text)] == [
-        "Lò Văn Páo",
-        "Đinh Văn Sơn",
+        "Páo L.",
+        "Sơn Đ.",
         "Nguyễn Thị Hồng Nhung",
-        "Hà Thị Mỷ",
+        "Mỷ H.",
     ]
     assert f'unit_id={tree.province.id}" aria-current="true"' in province.text
     refused = signed_in.get(f"/leaderboard?scope=unit&unit_id={tree.commune.id}")
@@ -172,16 +172,16 @@ def test_outside_the_top_50_i_see_my_rank_and_neighbours(db, client, tree, give,
     page_login(client, me)
     html = client.get("/leaderboard").text
     top = rows(html[: html.index('id="me-title"')])
-    assert len(top) == 50 and top[0] == ("1", "Học Viên Số 01", False, "200")
-    assert top[-1] == ("50", "Học Viên Số 50", False, "151")
+    assert len(top) == 50 and top[0] == ("1", "Số 01 H.", False, "200")
+    assert top[-1] == ("50", "Số 50 H.", False, "151")
     assert "Bảng hiện 50 người dẫn đầu." in html
     mine = section(html, "me-title")
     assert "thứ 53</strong> trong 54 người" in mine
     assert rows(mine) == [
-        ("51", "Học Viên Số 51", False, "150"),
-        ("52", "Học Viên Số 52", False, "149"),
+        ("51", "Số 51 H.", False, "150"),
+        ("52", "Số 52 H.", False, "149"),
         ("53", "Người Cuối Bảng", True, "5"),
-        ("54", "Người Sau Tôi", False, "3"),
+        ("54", "Tôi N.", False, "3"),
     ]
 
 
@@ -255,15 +255,15 @@ def test_the_league_marks_promotion_and_demotion_zones(
     stay = html[html.index('class="zone zone-stay"') : html.index('class="zone zone-down"')]
     down = html[html.index('class="zone zone-down"') : html.index('id="rules-title"')]
     assert "Vùng lên hạng" in up and up.count("Lên Hạng Vàng") == 7
-    assert [r[1] for r in rows(up)] == [f"Đấu Thủ {i:02d}" for i in range(1, 8)]
-    assert "Vùng giữ hạng" in stay and [r[1] for r in rows(stay)] == ["Đấu Thủ 08", "Đấu Thủ 09"]
+    assert [r[1] for r in rows(up)] == [f"Thủ {i:02d} Đ." for i in range(1, 8)]
+    assert "Vùng giữ hạng" in stay and [r[1] for r in rows(stay)] == ["Thủ 08 Đ.", "Thủ 09 Đ."]
     assert "Vùng xuống hạng" in down and down.count("Xuống hạng") == 5
     assert [(r[0], r[1], r[2]) for r in rows(down)] == [
-        ("10", "Đấu Thủ 10", False),
-        ("11", "Đấu Thủ 11", False),
-        ("12", "Đấu Thủ 12", False),
+        ("10", "Thủ 10 Đ.", False),
+        ("11", "Thủ 11 Đ.", False),
+        ("12", "Thủ 12 Đ.", False),
         ("13", "Nguyễn Thị Hồng Nhung", True),
-        ("14", "Đấu Thủ 13", False),
+        ("14", "Thủ 13 Đ.", False),
     ]
 
 
@@ -334,10 +334,10 @@ def test_the_unit_board_compares_child_units(signed_in, db, tree, neighbours, le
     roll = section(html, "roll-title")
     names = re.findall(r"<strong>([^<]+)</strong>", roll)
     assert names == [
-        "Lò Văn Páo",
-        "Đinh Văn Sơn",
+        "Páo L.",
+        "Sơn Đ.",
         "Nguyễn Thị Hồng Nhung",
-        "Hà Thị Mỷ",
+        "Mỷ H.",
         "Phường An Bình",
         "Xã Đồng Tâm",
     ]
@@ -443,10 +443,10 @@ def test_the_honour_roll_as_csv(signed_in, tree, neighbours, today):
         "Học viên tham gia",
     ]
     assert lines[2:] == [
-        ["Học viên", "1", "Lò Văn Páo", "Tổ dân phố số 1", "50", "", ""],
-        ["Học viên", "2", "Đinh Văn Sơn", "Thôn Bản Lác", "40", "", ""],
+        ["Học viên", "1", "Páo L.", "Tổ dân phố số 1", "50", "", ""],
+        ["Học viên", "2", "Sơn Đ.", "Thôn Bản Lác", "40", "", ""],
         ["Học viên", "3", "Nguyễn Thị Hồng Nhung", "Tổ dân phố số 1", "30", "", ""],
-        ["Học viên", "4", "Hà Thị Mỷ", "Tổ dân phố số 1", "10", "", ""],
+        ["Học viên", "4", "Mỷ H.", "Tổ dân phố số 1", "10", "", ""],
         ["Đơn vị", "1", "Phường An Bình", "Tỉnh Thử Nghiệm", "90", "100.0", "3/3"],
         ["Đơn vị", "1", "Xã Đồng Tâm", "Tỉnh Thử Nghiệm", "40", "100.0", "1/1"],
     ]
@@ -470,9 +470,9 @@ def test_the_honour_roll_as_xlsx(signed_in, tree, neighbours, today):
         list(r) for r in load_workbook(io.BytesIO(now.content)).active.iter_rows(values_only=True)
     ]
     assert [v[:5] for v in values[2:]] == [
-        ["Học viên", 1, "Lò Văn Páo", "Tổ dân phố số 1", 50],
+        ["Học viên", 1, "Páo L.", "Tổ dân phố số 1", 50],
         ["Học viên", 2, "Nguyễn Thị Hồng Nhung", "Tổ dân phố số 1", 30],
-        ["Học viên", 3, "Hà Thị Mỷ", "Tổ dân phố số 1", 10],
+        ["Học viên", 3, "Mỷ H.", "Tổ dân phố số 1", 10],
         ["Đơn vị", 1, "Tổ dân phố số 1", "Phường An Bình", 90],
     ]
 

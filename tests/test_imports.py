@@ -285,7 +285,7 @@ def test_learners_from_xlsx_get_temporary_passwords(client, db, tree, who):
             ["Lò Văn Páo", 912345678, None, tree.village.code, "Nông dân", "Học viên"],
             ["Hà Thị Lan", "0987 654 321", "Lan.Ha@Example.VN", tree.hamlet.code, "nong_dan"],
             [None, None, None, None, None, None],  # an empty row in the middle is skipped
-            ["Giàng A Tủa", None, "tua@example.vn", tree.village.code, None, "người hướng dẫn"],
+            ["Giàng A Tủa", None, "tua@example.vn", tree.village.code, None, "học viên"],
         ]
     )
     res = post(client, who.headers, "learners", data, filename="Danh sách.XLSX")
@@ -308,7 +308,7 @@ def test_learners_from_xlsx_get_temporary_passwords(client, db, tree, who):
         farmers.id,
     )
     assert (tua.phone, tua.group_id) == (None, None)
-    assert (pao.role, lan.role, tua.role) == (Role.learner, Role.learner, Role.mentor)
+    assert (pao.role, lan.role, tua.role) == (Role.learner, Role.learner, Role.learner)
     assert pao.must_change_password and lan.must_change_password and tua.must_change_password
     password = creds["+84912345678"]["temporary_password"]
     assert len(password) >= 8 and password not in pao.password_hash
@@ -379,7 +379,7 @@ def test_a_file_with_bad_rows_writes_nothing(client, db, tree, who):
     msg = messages(report)
     assert msg[3].startswith("Số điện thoại không hợp lệ")
     assert msg[4] == "Không tìm thấy đơn vị có mã “KHONG-CO”."
-    assert msg[6] == "“+84912000001” bị lặp (đã có ở dòng 2)."
+    assert msg[6] == "Số điện thoại bị lặp (đã có ở dòng 2)."  # the stored report names no number
     assert msg[7] == "Họ và tên quá ngắn."
     assert msg[9] == "Không có nhóm học viên “Thợ lặn”."
     assert msg[10] == "Địa chỉ thư điện tử không hợp lệ."
@@ -471,7 +471,7 @@ def test_only_an_admin_grants_the_unit_admin_role(client, db, tree, who):
     text = (
         "ho_ten,so_dien_thoai,ma_don_vi,vai_tro\n"
         f"Bùi Văn Hải,0912000333,{tree.hamlet.code},Quản trị đơn vị\n"
-        f"Lý Thị Thu,0912000334,{tree.hamlet.code},Người hướng dẫn\n"
+        f"Lý Thị Thu,0912000334,{tree.hamlet.code},Học viên\n"
     )
     res = post(client, who.unit_headers, "learners", text)
     assert res.status_code == 422, res.text
@@ -484,7 +484,7 @@ def test_only_an_admin_grants_the_unit_admin_role(client, db, tree, who):
     res = post(client, who.headers, "learners", text)
     assert res.status_code == 200, res.text
     assert user_by_phone(db, "+84912000333").role == Role.unit_admin
-    assert user_by_phone(db, "+84912000334").role == Role.mentor
+    assert user_by_phone(db, "+84912000334").role == Role.learner
 
     # Nobody becomes a system administrator through a file.
     text = f"ho_ten,so_dien_thoai,ma_don_vi,vai_tro\nKim Văn Tú,0912000335,{tree.hamlet.code},"

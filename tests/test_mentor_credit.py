@@ -84,28 +84,28 @@ def test_the_board_sums_mentor_points_per_period(db, people):
     a, _, _ = people
     week = board(db, a, "week")
     # equal points share a rank, listed by account id
-    assert ranks(week) == [("Người C", 1, 30), ("Người A", 2, 15), ("Người B", 2, 15)]
+    assert ranks(week) == [("C N.", 1, 30), ("Người A", 2, 15), ("B N.", 2, 15)]
     assert week.size == 3 and week.period_key == "2026-W47"
     assert ranks(board(db, a, "month")) == [
-        ("Người C", 1, 30),
+        ("C N.", 1, 30),
         ("Người A", 2, 25),
-        ("Người B", 3, 15),
+        ("B N.", 3, 15),
     ]
     assert ranks(board(db, a, "all")) == [
         ("Người A", 1, 55),
-        ("Người C", 2, 40),
-        ("Người B", 3, 15),
+        ("C N.", 2, 40),
+        ("B N.", 3, 15),
     ]
 
 
 def test_the_unit_scope_is_the_viewers_subtree_and_me_is_found_beyond_the_top(db, tree, people):
     a, b, _ = people
     unit = board(db, a, "week", "unit")
-    assert ranks(unit) == [("Người A", 1, 15), ("Người B", 1, 15)]
+    assert ranks(unit) == [("Người A", 1, 15), ("B N.", 1, 15)]
     assert unit.unit_name == "Phường An Bình" and unit.size == 2
     assert unit.me is not None and unit.me.is_me and unit.me.name == "Người A"
     short = board(db, b, "month", limit=1)
-    assert ranks(short) == [("Người C", 1, 30)]
+    assert ranks(short) == [("C N.", 1, 30)]
     assert short.me is not None and (short.me.rank, short.me.position, short.me.points) == (
         3,
         3,
@@ -127,7 +127,7 @@ def test_the_board_api_and_page(client, db, tree, settings):
     assert res.status_code == 200
     body = res.json()
     assert [(r["name"], r["rank"], r["is_me"]) for r in body["top"]] == [
-        ("Người B", 1, False),
+        ("B N.", 1, False),
         ("Người A", 2, True),
     ]
     assert body["me"]["rank"] == 2
@@ -138,7 +138,7 @@ def test_the_board_api_and_page(client, db, tree, settings):
     assert page_login(client, a).status_code == 303
     page = client.get("/mentors/board?period=week")
     assert page.status_code == 200
-    assert "Người hướng dẫn tiêu biểu" in page.text and "Người B" in page.text
+    assert "Người hướng dẫn tiêu biểu" in page.text and "B N." in page.text
     assert client.get("/mentors/board?scope=moon").status_code == 400
 
 

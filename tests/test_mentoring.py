@@ -271,7 +271,9 @@ def test_a_mentors_grade_replaces_a_flagged_one_with_audit_points_and_notice(
     item = flag(db, settings, submission)
     client.get(f"/api/v1/mentor/items/{item.id}", headers=headers)
     bad = send_review(client, headers, item.id, scores={"cau_lenh": 3, "hoi_tiep": 9})
-    assert bad.status_code == 422 and "tiêu chí" in bad.json()["detail"]
+    assert bad.status_code == 422 and bad.json()["errors"][0]["loc"][-1] == "hoi_tiep"
+    missing = send_review(client, headers, item.id, scores={"cau_lenh": 3})
+    assert missing.status_code == 422 and "tiêu chí" in missing.json()["detail"]
     assert send_review(client, headers, item.id, feedback="ngắn").status_code == 422
     res = send_review(client, headers, item.id)
     assert res.status_code == 200, res.text

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.auth.dependencies import ACCESS_COOKIE, CSRF_COOKIE, REFRESH_COOKIE
+from app.auth.dependencies import ACCESS_COOKIE, REFRESH_COOKIE
 from app.models import Role, User
-from tests.factories import PASSWORD, csrf_of, make_user, page_login
+from tests.factories import PASSWORD, csrf_of, csrf_token, make_user, page_login
 
 
 def test_home_redirects_to_sign_in(client):
@@ -76,9 +76,7 @@ def test_cookie_authenticated_api_writes_need_the_csrf_header(client, db, tree):
     res = client.post("/api/v1/auth/logout")
     assert res.status_code == 403
     assert res.json()["code"] == "csrf"
-    res = client.post(
-        "/api/v1/auth/logout", headers={"x-csrf-token": client.cookies.get(CSRF_COOKIE)}
-    )
+    res = client.post("/api/v1/auth/logout", headers={"x-csrf-token": csrf_token(client)})
     assert res.status_code == 204
 
 
@@ -98,7 +96,7 @@ def test_register_by_picking_the_unit_then_the_details(client, db, tree):
     assert "Phường An Bình" in step.text and "Xã Đồng Tâm" in step.text
     form = client.get(f"/register?unit={tree.hamlet.id}")
     assert 'name="full_name"' in form.text
-    token = client.cookies.get(CSRF_COOKIE)
+    token = csrf_token(client)
     data = {
         "csrf_token": token,
         "unit_id": str(tree.hamlet.id),
@@ -128,7 +126,7 @@ def test_temporary_password_forces_the_change_page(client, db, tree):
     res = page_login(client, user)
     assert res.headers["location"] == "/account/password"
     assert client.get("/", follow_redirects=False).headers["location"] == "/account/password"
-    token = client.cookies.get(CSRF_COOKIE)
+    token = csrf_token(client)
     res = client.post(
         "/account/password",
         data={
@@ -146,7 +144,7 @@ def test_temporary_password_forces_the_change_page(client, db, tree):
 def test_logout_page_clears_the_session(client, db, tree):
     user = make_user(db, tree.hamlet)
     page_login(client, user)
-    token = client.cookies.get(CSRF_COOKIE)
+    token = csrf_token(client)
     res = client.post("/logout", data={"csrf_token": token}, follow_redirects=False)
     assert res.status_code == 303
     assert client.get("/", follow_redirects=False).status_code == 303
@@ -187,7 +185,7 @@ def test_unit_admin_pages_show_only_the_subtree(client, db, tree):
 def test_admin_creates_an_account_and_sees_the_temporary_password_once(client, db, tree):
     admin = make_user(db, tree.province, role=Role.admin)
     page_login(client, admin)
-    token = client.cookies.get(CSRF_COOKIE)
+    token = csrf_token(client)
     res = client.post(
         "/admin/accounts/new",
         data={

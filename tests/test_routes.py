@@ -69,3 +69,60 @@ def test_openapi_schema_documents_the_api(client):
     ):
         assert path in schema["paths"], path
     assert not any(p.startswith("/admin") or p == "/login" for p in schema["paths"])
+
+
+def _unbounded_integers(schema: object, where: str) -> list[str]:
+    """Integers in a JSON schema without an upper bound (Literal choices are bounded)."""
+    found: list[str] = []
+    if isinstance(schema, dict):
+        if (
+            schema.get("type") == "integer"
+            and "enum" not in schema
+            and "const" not in schema
+            and "maximum" not in schema
+            and "exclusiveMaximum" not in schema
+        ):
+            found.append(where)
+        for key, value in schema.items():
+            found.extend(_unbounded_integers(value, f"{where}.{key}"))
+    elif isinstance(schema, list):
+        for i, value in enumerate(schema):
+            found.extend(_unbounded_integers(value, f"{where}[{i}]"))
+    return found
+
+
+def test_every_integer_that_comes_in_is_bounded(app):
+    """Ids and numbers from outside are bounded at the edge (app.core.ids.Id): an
+    out-of-range value is a 422, never a database error (PostgreSQL's integer is 32-bit).
+    Walks every route, pages included, and every field of every body model."""
+    from pydantic import TypeAdapter
+
+    def fields(dependant):
+        yield from (
+            dependant.path_params
+            + dependant.query_params
+            + dependant.header_params
+            + dependant.cookie_params
+            + dependant.body_params
+        )
+        for sub in dependant.dependencies:
+            yield from fields(sub)
+
+    unbounded, seen = [], 0
+    for route in walk(app):
+        if route.dependant is None:
+            continue
+        for field in fields(route.dependant):
+            info = field.field_info
+            annotation = info.annotation
+            if info.metadata:
+                from typing import Annotated
+
+                annotation = Annotated[(annotation, *info.metadata)]
+            schema = TypeAdapter(annotation).json_schema(mode="validation")
+            seen += 1
+            unbounded += _unbounded_integers(
+                schema, f"{sorted(route.methods)} {route.path} {field.name}"
+            )
+    assert seen > 100
+    assert unbounded == [], "integers without an upper bound:\n" + "\n".join(unbounded)

@@ -101,7 +101,8 @@ def test_an_oversized_body_is_refused_before_it_is_read(client, settings):
         "/api/v1/auth/login", content=body, headers={"content-type": "application/json"}
     )
     assert res.status_code == 413
-    assert res.json() == {"detail": "Dữ liệu gửi lên quá lớn (tối đa 8 MB).", "code": "too_large"}
+    # a JSON body has the tighter MAX_JSON_BYTES (1 MiB)
+    assert res.json() == {"detail": "Dữ liệu gửi lên quá lớn (tối đa 1 MB).", "code": "too_large"}
     page = client.post("/login", content=body, headers={"content-type": "text/plain"})
     assert page.status_code == 413
     assert "quá lớn" in page.text and '<html lang="vi"' in page.text

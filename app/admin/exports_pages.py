@@ -17,6 +17,7 @@ from app.auth.scope import scope_path
 from app.auth.service import Principal
 from app.core.clock import local_day
 from app.core.errors import AppError
+from app.core.ids import parse_id
 from app.db import SessionDep
 from app.models import utcnow
 from app.orgs import service as orgs
@@ -26,16 +27,11 @@ router = APIRouter(prefix="/admin/exports", include_in_schema=False)
 Choice = Annotated[str, Query(max_length=20)]
 
 
-def _number(raw: str) -> int | None:
-    raw = raw.strip()
-    return int(raw) if raw.isdigit() and len(raw) <= 9 else None
-
-
 def _filters(unit_id: str, group_id: str, level: str, activity: str) -> exports.Filters:
     return exports.Filters(
-        unit_id=_number(unit_id),
-        group_id=_number(group_id),
-        level=_number(level),
+        unit_id=parse_id(unit_id),
+        group_id=parse_id(group_id),
+        level=parse_id(level),
         activity=activity if activity in ACTIVITY_LABELS else "",
     )
 

@@ -10,21 +10,15 @@ from fastapi.responses import Response
 from app.admin import exports
 from app.auth.dependencies import AdminOrUnitAdmin, SettingsDep
 from app.core.clock import local_day
+from app.core.ids import Id
 from app.db import SessionDep
 from app.models import utcnow
+from app.openapi import files
 
 router = APIRouter(prefix="/admin/exports", tags=["admin"])
 
-UnitId = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
-GroupId = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
 LevelNo = Annotated[int | None, Query(ge=1, le=20)]
 Activity = Annotated[str, Query(pattern="^(|7d|30d|inactive30|never)$")]
-FILE = {
-    200: {
-        "content": {m: {} for m in exports.MEDIA_TYPES.values()},
-        "description": "The list as a file",
-    }
-}
 
 
 def file_response(export: exports.Export) -> Response:
@@ -56,14 +50,16 @@ def _download(
     return file_response(export)
 
 
-@router.get("/learners.{fmt}", responses=FILE)
+@router.get(
+    "/learners.{fmt}", responses=files(*exports.MEDIA_TYPES.values(), description="The list")
+)
 def learners_export(
     principal: AdminOrUnitAdmin,
     session: SessionDep,
     settings: SettingsDep,
     fmt: exports.ExportFormat,
-    unit_id: UnitId = None,
-    group_id: GroupId = None,
+    unit_id: Id | None = None,
+    group_id: Id | None = None,
     level: LevelNo = None,
     activity: Activity = "",
 ) -> Response:

@@ -24,6 +24,7 @@ from app.certificates import service as certificates
 from app.certificates.schemas import ReissueIn, RevokeIn
 from app.config import Settings
 from app.core.errors import AppError, form_errors
+from app.core.ids import Id, parse_id
 from app.db import SessionDep, savepoint
 from app.models import Level, Unit, utcnow
 from app.orgs import service as orgs
@@ -42,11 +43,6 @@ DONE_TEXT = {
     "revoke": "Đã thu hồi chứng nhận {serial}.",
     "reissue": "Đã cấp lại chứng nhận với số hiệu mới {serial}.",
 }
-
-
-def _int_or_none(raw: str) -> int | None:
-    raw = raw.strip()
-    return int(raw) if raw.isdigit() and len(raw) < 10 else None
 
 
 # ---- certificates ----------------------------------------------------------------------------
@@ -85,7 +81,7 @@ def _certificates_page(
     if done in DONE_TEXT:
         notice = DONE_TEXT[done].format(
             serial=request.query_params.get("serial", "")[:32],
-            n=_int_or_none(request.query_params.get("n", "")) or 0,
+            n=parse_id(request.query_params.get("n", "")) or 0,
         )
     return render(
         request,
@@ -112,7 +108,7 @@ def _certificates_page(
 
 def _back(status: str, unit_filter: str, **extra: Any) -> Response:
     query: dict[str, Any] = {"status": status}
-    unit_id = _int_or_none(unit_filter)
+    unit_id = parse_id(unit_filter)
     if unit_id is not None:
         query["unit_id"] = unit_id
     query.update(extra)
@@ -126,7 +122,7 @@ def certificates_page(
     session: SessionDep,
     settings: SettingsDep,
     status: StatusFilter = "pending",
-    unit_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    unit_id: Id | None = None,
 ) -> Response:
     """Waiting certificates first (approve one, or all of a unit), then the issued ones
     (revoke with a reason, re-issue after a name correction) and the revoked ones."""
@@ -158,7 +154,7 @@ def _refused(
         principal,
         settings,
         status=status,
-        unit_id=_int_or_none(unit_filter),
+        unit_id=parse_id(unit_filter),
         error=message,
         form_for=form_for,
         status_code=status_code,
@@ -201,7 +197,7 @@ def certificates_approve_unit(
     unit_filter: IdText = "",
 ) -> Response:
     """Approve every waiting certificate in the chosen unit's subtree."""
-    target = _int_or_none(unit_id)
+    target = parse_id(unit_id)
     try:
         if target is None:
             raise AppError("Hãy chọn một đơn vị.", status_code=422)
@@ -232,7 +228,7 @@ def certificate_revoke(
     unit_filter: IdText = "",
 ) -> Response:
     try:
-        body = RevokeIn.model_validate({"reason": reason})
+        body = RevokeIn.model_validate({"reason": reason}, strict=False)
         with savepoint(session):
             cert = certificates.revoke(session, principal, serial, body.reason)
     except (ValidationError, AppError) as exc:
@@ -263,7 +259,7 @@ def certificate_reissue(
 ) -> Response:
     """A name correction: the old certificate is revoked, a new one issued (new serial)."""
     try:
-        body = ReissueIn.model_validate({"full_name": full_name})
+        body = ReissueIn.model_validate({"full_name": full_name}, strict=False)
         with savepoint(session):
             cert = certificates.reissue(session, principal, serial, body.full_name, settings)
     except (ValidationError, AppError) as exc:

@@ -17,6 +17,7 @@ from app.auth.dependencies import AdminOnly, AdminOrUnitAdmin, SettingsDep
 from app.db import SessionDep
 from app.grading.breaker import CircuitBreaker
 from app.models import utcnow
+from app.openapi import files
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -118,7 +119,7 @@ def audit_log(
     )
 
 
-@router.get("/audit.csv")
+@router.get("/audit.csv", responses=files("text/csv", description="The audit log"))
 def audit_csv(
     principal: AdminOrUnitAdmin,
     session: SessionDep,

@@ -20,12 +20,14 @@ from app.auth.scope import is_in_scope, scope_path
 from app.auth.service import Principal
 from app.core.clock import local_day
 from app.core.errors import AppError, form_errors
+from app.core.ids import Id, parse_id
 from app.db import SessionDep, savepoint
 from app.models import ImportKind, Role, Unit, UnitType, User, utcnow
 from app.orgs import imports
 from app.orgs import service as orgs
 from app.orgs.imports import LEARNER_TEMPLATE, UNIT_TEMPLATE
 from app.orgs.schemas import GroupIn, GroupPatch, UnitIn, UnitPatch
+from app.privacy.anonymous import is_anonymised
 from app.templating import redirect, render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -35,18 +37,15 @@ PER_PAGE = 30
 
 
 def _roles_for(principal: Principal, user: User | None = None) -> list[Role]:
-    """The roles the form offers: what the principal may grant, plus the account's own."""
+    """The roles the form offers: what the principal may grant, plus the account's own
+    (`mentor` only as an account's own: it comes from a mentorship, never from the form)."""
     if principal.user.role == Role.admin:
-        return list(Role)
-    offered = [Role.learner, Role.mentor]
+        offered = [r for r in Role if r != Role.mentor]
+    else:
+        offered = [Role.learner]
     if user is not None and user.role not in offered:
         offered.append(user.role)
     return offered
-
-
-def _int_or_none(raw: str) -> int | None:
-    raw = raw.strip()
-    return int(raw) if raw.isdigit() else None
 
 
 def _account_data(values: dict[str, str]) -> dict[str, str | None]:
@@ -86,7 +85,7 @@ def accounts(
     q: Annotated[str | None, Query(max_length=100)] = None,
     role: Annotated[str | None, Query(pattern="^(|" + "|".join(Role) + ")$")] = None,
     active: Annotated[str | None, Query(pattern="^(|0|1)$")] = None,
-    unit_id: int | None = None,
+    unit_id: Id | None = None,
     group_id: Annotated[str | None, Query(pattern=r"^\d{0,9}$")] = None,
     level: Annotated[str | None, Query(pattern=r"^\d{0,2}$")] = None,
     activity: Annotated[str | None, Query(pattern="^(|7d|30d|inactive30|never)$")] = None,
@@ -99,10 +98,10 @@ def accounts(
         actor=principal,
         q=q,
         unit_id=unit.id if unit else None,
-        group_id=_int_or_none(group_id or ""),
+        group_id=parse_id(group_id or ""),
         role=Role(role) if role else None,  # the form sends '' for every role
         active=active_filter,
-        level=_int_or_none(level or ""),
+        level=parse_id(level or ""),
         activity=activity or None,
         today=local_day(utcnow(), settings.tz),
         page=page,
@@ -157,6 +156,7 @@ def _account_form(
             "units": units,
             "groups": orgs.list_groups(session),
             "roles": _roles_for(principal, user),
+            "anonymised": user is not None and is_anonymised(user),
             "levels": learning_levels(session) if user is not None else [],
             "unlocked": unlocked_levels(session, user.id) if user is not None else set(),
             "section": "accounts",
@@ -199,7 +199,7 @@ def account_create(
         "role": role,
     }
     try:
-        body = UserCreateIn.model_validate(_account_data(values))
+        body = UserCreateIn.model_validate(_account_data(values), strict=False)
         with savepoint(session):
             user, password = service.create_account(
                 session,
@@ -232,7 +232,7 @@ def account_create(
 
 @router.get("/accounts/{user_id}", response_class=HTMLResponse)
 def account_edit(
-    request: Request, user_id: int, principal: AdminOrUnitAdmin, session: SessionDep
+    request: Request, user_id: Id, principal: AdminOrUnitAdmin, session: SessionDep
 ) -> Response:
     user, _ = service.get_user_in_scope(session, principal, user_id)
     return _account_form(request, session, principal, user=user, values=_values_of(user))
@@ -241,7 +241,7 @@ def account_edit(
 @router.post("/accounts/{user_id}", dependencies=[CsrfProtected])
 def account_update(
     request: Request,
-    user_id: int,
+    user_id: Id,
     principal: AdminOrUnitAdmin,
     session: SessionDep,
     full_name: Text = "",
@@ -259,7 +259,7 @@ def account_update(
         "role": role,
     }
     try:
-        body = UserPatch.model_validate(_account_data(values))
+        body = UserPatch.model_validate(_account_data(values), strict=False)
         changes = body.model_dump()
         changes.pop("phone" if "@" in contact else "email")
         with savepoint(session):
@@ -285,15 +285,19 @@ def account_update(
 @router.post("/accounts/{user_id}/reset", dependencies=[CsrfProtected])
 def account_reset(
     request: Request,
-    user_id: int,
+    user_id: Id,
     principal: AdminOrUnitAdmin,
     session: SessionDep,
     settings: SettingsDep,
     method: Annotated[str, Form(pattern="^(link|temporary)$")] = "link",
 ) -> Response:
-    result = service.reset_password(
-        session, actor=principal, user_id=user_id, method=method, settings=settings
-    )
+    try:
+        with savepoint(session):
+            result = service.reset_password(
+                session, actor=principal, user_id=user_id, method=method, settings=settings
+            )
+    except AppError as exc:
+        return _refused(request, session, principal, user_id, exc)
     user, _ = service.get_user_in_scope(session, principal, user_id)
     notice = {"title": "Đã đặt lại mật khẩu", "login": user.login_name, **result}
     return _account_form(
@@ -301,22 +305,42 @@ def account_reset(
     )
 
 
+def _refused(
+    request: Request, session: SessionDep, principal: Principal, user_id: int, exc: AppError
+) -> Response:
+    """The account's page again, with why the change was refused."""
+    user, _ = service.get_user_in_scope(session, principal, user_id)
+    return _account_form(
+        request,
+        session,
+        principal,
+        user=user,
+        values=_values_of(user),
+        errors={"__all__": exc.message},
+        status_code=exc.status_code,
+    )
+
+
 @router.post("/accounts/{user_id}/unlock", dependencies=[CsrfProtected])
 def account_unlock(
     request: Request,
-    user_id: int,
+    user_id: Id,
     principal: AdminOrUnitAdmin,
     session: SessionDep,
     level: Annotated[int, Form(ge=1, le=20)],
 ) -> Response:
-    service.unlock_level(session, actor=principal, user_id=user_id, level_number=level)
+    try:
+        with savepoint(session):
+            service.unlock_level(session, actor=principal, user_id=user_id, level_number=level)
+    except AppError as exc:
+        return _refused(request, session, principal, user_id, exc)
     return redirect(f"/admin/accounts/{user_id}?unlocked={level}")
 
 
 @router.post("/accounts/{user_id}/active", dependencies=[CsrfProtected])
 def account_active(
     request: Request,
-    user_id: int,
+    user_id: Id,
     principal: AdminOrUnitAdmin,
     session: SessionDep,
     active: Annotated[str, Form(pattern="^(0|1)$")] = "0",
@@ -325,16 +349,7 @@ def account_active(
         with savepoint(session):
             service.set_active(session, actor=principal, user_id=user_id, active=active == "1")
     except AppError as exc:
-        user, _ = service.get_user_in_scope(session, principal, user_id)
-        return _account_form(
-            request,
-            session,
-            principal,
-            user=user,
-            values=_values_of(user),
-            errors={"__all__": exc.message},
-            status_code=exc.status_code,
-        )
+        return _refused(request, session, principal, user_id, exc)
     return redirect(f"/admin/accounts/{user_id}?saved=1")
 
 
@@ -387,7 +402,7 @@ def _units_page(
 
 @router.get("/units", response_class=HTMLResponse)
 def units(
-    request: Request, principal: AdminOrUnitAdmin, session: SessionDep, parent: int | None = None
+    request: Request, principal: AdminOrUnitAdmin, session: SessionDep, parent: Id | None = None
 ) -> Response:
     return _units_page(request, session, principal, parent_id=parent, values={}, errors={})
 
@@ -402,10 +417,12 @@ def unit_create(
     type: IdText = "",
     parent_id: IdText = "",
 ) -> Response:
-    pid = _int_or_none(parent_id)
+    pid = parse_id(parent_id)
     values = {"code": code, "name": name, "type": type}
     try:
-        body = UnitIn.model_validate({"code": code, "name": name, "type": type, "parent_id": pid})
+        body = UnitIn.model_validate(
+            {"code": code, "name": name, "type": type, "parent_id": pid}, strict=False
+        )
         with savepoint(session):
             orgs.add_unit(
                 session,
@@ -473,7 +490,7 @@ def _unit_form(
 
 @router.get("/units/{unit_id}", response_class=HTMLResponse)
 def unit_edit(
-    request: Request, unit_id: int, principal: AdminOrUnitAdmin, session: SessionDep
+    request: Request, unit_id: Id, principal: AdminOrUnitAdmin, session: SessionDep
 ) -> Response:
     unit = orgs.get_unit_in_scope(session, principal, unit_id)
     return _unit_form(request, session, principal, unit)
@@ -482,7 +499,7 @@ def unit_edit(
 @router.post("/units/{unit_id}", dependencies=[CsrfProtected])
 def unit_update(
     request: Request,
-    unit_id: int,
+    unit_id: Id,
     principal: AdminOrUnitAdmin,
     session: SessionDep,
     name: Text = "",
@@ -503,7 +520,7 @@ def unit_update(
             if code and parent is None:
                 raise AppError(f"Không tìm thấy đơn vị cấp trên có mã “{code}”.")
             changes["parent_id"] = parent.id if parent else None
-        body = UnitPatch.model_validate(changes)
+        body = UnitPatch.model_validate(changes, strict=False)
         with savepoint(session):
             orgs.change_unit(
                 session,
@@ -571,7 +588,8 @@ def group_create(
     values = {"code": code, "name": name, "description": description}
     try:
         body = GroupIn.model_validate(
-            {"code": code, "name": name, "description": description, "sort_order": 1000}
+            {"code": code, "name": name, "description": description, "sort_order": 1000},
+            strict=False,
         )
         with savepoint(session):
             orgs.add_group(
@@ -597,14 +615,16 @@ def group_create(
 @router.post("/groups/{group_id}", dependencies=[CsrfProtected])
 def group_update(
     request: Request,
-    group_id: int,
+    group_id: Id,
     principal: AdminOnly,
     session: SessionDep,
     name: Text = "",
     is_active: Annotated[str, Form(pattern="^(0|1)$")] = "1",
 ) -> Response:
     try:
-        body = GroupPatch.model_validate({"name": name, "is_active": is_active == "1"})
+        body = GroupPatch.model_validate(
+            {"name": name, "is_active": is_active == "1"}, strict=False
+        )
         with savepoint(session):
             orgs.change_group(
                 session,

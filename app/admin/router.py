@@ -21,8 +21,10 @@ from app.admin.schemas import (
 from app.auth.dependencies import AdminOrUnitAdmin, SettingsDep
 from app.auth.schemas import GroupBrief, UnitBrief
 from app.core.clock import local_day
+from app.core.ids import Id
 from app.db import SessionDep
 from app.models import LearnerGroup, Role, Unit, User, utcnow
+from app.openapi import errors
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -56,8 +58,8 @@ def list_users(
     session: SessionDep,
     settings: SettingsDep,
     q: Annotated[str | None, Query(max_length=100)] = None,
-    unit_id: int | None = None,
-    group_id: int | None = None,
+    unit_id: Id | None = None,
+    group_id: Id | None = None,
     role: Role | None = None,
     active: bool | None = None,
     level: Annotated[int | None, Query(ge=1, le=20)] = None,
@@ -85,7 +87,12 @@ def list_users(
     return UserPage(items=[user_out(*r) for r in rows], total=total, page=page, per_page=per_page)
 
 
-@router.post("/users", response_model=UserCreatedOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/users",
+    response_model=UserCreatedOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(409),
+)
 def create_user(
     body: UserCreateIn, principal: AdminOrUnitAdmin, session: SessionDep
 ) -> UserCreatedOut:
@@ -103,15 +110,15 @@ def create_user(
 
 
 @router.get("/users/{user_id}", response_model=UserOut)
-def get_user(user_id: int, principal: AdminOrUnitAdmin, session: SessionDep) -> UserOut:
+def get_user(user_id: Id, principal: AdminOrUnitAdmin, session: SessionDep) -> UserOut:
     user, unit = service.get_user_in_scope(session, principal, user_id)
     group = session.get(LearnerGroup, user.group_id) if user.group_id else None
     return user_out(user, unit, group)
 
 
-@router.patch("/users/{user_id}", response_model=UserOut)
+@router.patch("/users/{user_id}", response_model=UserOut, responses=errors(409))
 def update_user(
-    user_id: int, body: UserPatch, principal: AdminOrUnitAdmin, session: SessionDep
+    user_id: Id, body: UserPatch, principal: AdminOrUnitAdmin, session: SessionDep
 ) -> UserOut:
     user = service.update_account(
         session, actor=principal, user_id=user_id, changes=body.model_dump(exclude_unset=True)
@@ -119,21 +126,21 @@ def update_user(
     return _out(session, user)
 
 
-@router.post("/users/{user_id}/deactivate", response_model=UserOut)
-def deactivate_user(user_id: int, principal: AdminOrUnitAdmin, session: SessionDep) -> UserOut:
+@router.post("/users/{user_id}/deactivate", response_model=UserOut, responses=errors(409))
+def deactivate_user(user_id: Id, principal: AdminOrUnitAdmin, session: SessionDep) -> UserOut:
     return _out(
         session, service.set_active(session, actor=principal, user_id=user_id, active=False)
     )
 
 
-@router.post("/users/{user_id}/activate", response_model=UserOut)
-def activate_user(user_id: int, principal: AdminOrUnitAdmin, session: SessionDep) -> UserOut:
+@router.post("/users/{user_id}/activate", response_model=UserOut, responses=errors(409))
+def activate_user(user_id: Id, principal: AdminOrUnitAdmin, session: SessionDep) -> UserOut:
     return _out(session, service.set_active(session, actor=principal, user_id=user_id, active=True))
 
 
-@router.post("/users/{user_id}/reset-password", response_model=ResetOut)
+@router.post("/users/{user_id}/reset-password", response_model=ResetOut, responses=errors(409))
 def reset_password(
-    user_id: int,
+    user_id: Id,
     principal: AdminOrUnitAdmin,
     session: SessionDep,
     settings: SettingsDep,
@@ -149,9 +156,11 @@ def reset_password(
     return ResetOut.model_validate(result)
 
 
-@router.post("/users/{user_id}/levels/{level_number}/unlock", response_model=UnlockOut)
+@router.post(
+    "/users/{user_id}/levels/{level_number}/unlock", response_model=UnlockOut, responses=errors(409)
+)
 def unlock_level(
-    user_id: int,
+    user_id: Id,
     level_number: Annotated[int, Path(ge=1, le=20)],
     principal: AdminOrUnitAdmin,
     session: SessionDep,

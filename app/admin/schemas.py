@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.auth.schemas import GroupBrief, UnitBrief
+from app.core.ids import Id
+from app.core.schemas import JsonIn, Lax
 from app.core.validation import normalize_email, normalize_name, normalize_phone
 from app.models import Role
 
@@ -35,7 +37,7 @@ class UserPage(BaseModel):
     per_page: int
 
 
-class _ContactFields(BaseModel):
+class _ContactFields(JsonIn):
     @field_validator("full_name", check_fields=False)
     @classmethod
     def _name(cls, v: str | None) -> str | None:
@@ -58,9 +60,9 @@ class UserCreateIn(_ContactFields):
     full_name: str = Field(max_length=200)
     phone: str | None = Field(default=None, max_length=40)
     email: str | None = Field(default=None, max_length=254)
-    unit_id: int
-    group_id: int | None = None
-    role: Role = Role.learner
+    unit_id: Id
+    group_id: Id | None = None
+    role: Annotated[Role, Lax] = Role.learner
 
     @model_validator(mode="after")
     def _contact(self) -> UserCreateIn:
@@ -75,9 +77,9 @@ class UserPatch(_ContactFields):
     full_name: str | None = Field(default=None, max_length=200)
     phone: str | None = Field(default=None, max_length=40)
     email: str | None = Field(default=None, max_length=254)
-    unit_id: int | None = None
-    group_id: int | None = None
-    role: Role | None = None
+    unit_id: Id | None = None
+    group_id: Id | None = None
+    role: Annotated[Role, Lax] | None = None
 
 
 class UserCreatedOut(BaseModel):
@@ -85,7 +87,7 @@ class UserCreatedOut(BaseModel):
     temporary_password: str
 
 
-class ResetIn(BaseModel):
+class ResetIn(JsonIn):
     model_config = ConfigDict(extra="forbid")
 
     method: Literal["link", "temporary"] = "link"

@@ -29,9 +29,21 @@ from app.models import (
     utcnow,
 )
 from app.orgs.service import in_subtree
+from app.privacy.anonymous import refuse_anonymised
+
+MENTOR_ROLE_MESSAGE = (
+    "Không giao trực tiếp được vai trò “Người hướng dẫn”: người học trở thành người hướng "
+    "dẫn khi đăng ký hướng dẫn một bậc đã học tốt và được quản trị đơn vị xác nhận (mục "
+    "“Người hướng dẫn” trong trang quản trị)."
+)
 
 
-def _check_role_grant(actor: Principal, role: Role) -> None:
+def check_role_grant(actor: Principal, role: Role, current: Role | None = None) -> None:
+    """Whether `actor` may give `role` to an account whose role is `current` (None: a new
+    account). `mentor` comes only from a mentorship (app.mentoring.mentors), never from an
+    administrator; an account that is a mentor keeps the role when other fields change."""
+    if role == Role.mentor and current != Role.mentor:
+        raise Invalid(MENTOR_ROLE_MESSAGE, code="mentor_role", extra={"field": "role"})
     if actor.user.role != Role.admin and role in (Role.admin, Role.unit_admin):
         raise Forbidden(f"Chỉ quản trị hệ thống mới được giao vai trò “{ROLE_LABELS[role]}”.")
 
@@ -60,6 +72,19 @@ def _check_may_manage(actor: Principal, target: User) -> None:
     is_other_admin = target.role in (Role.admin, Role.unit_admin) and target.id != actor.user.id
     if actor.user.role != Role.admin and is_other_admin:
         raise Forbidden("Bạn không thể thay đổi tài khoản quản trị khác.")
+
+
+def account_to_change(
+    session: Session, actor: Principal, user_id: int, *, manage: bool = True
+) -> tuple[User, Unit]:
+    """The account an administrative change is about to touch: inside the scope (404),
+    another administrator's only for a system administrator (403, when `manage`), and
+    never an anonymised account (409: deletion is final)."""
+    user, unit = get_user_in_scope(session, actor, user_id)
+    if manage:
+        _check_may_manage(actor, user)
+    refuse_anonymised(user)
+    return user, unit
 
 
 def user_matches(query: str) -> ColumnElement[bool]:
@@ -170,7 +195,7 @@ def create_account(
 ) -> tuple[User, str]:
     """Create an account with a temporary password the person must change at first sign-in."""
     unit = _unit_in_scope(session, actor, unit_id)
-    _check_role_grant(actor, role)
+    check_role_grant(actor, role)
     password = auth.temporary_password()
     user = auth.create_user(
         session,
@@ -203,8 +228,7 @@ def update_account(
     user_id: int,
     changes: dict[str, object],
 ) -> User:
-    user, unit = get_user_in_scope(session, actor, user_id)
-    _check_may_manage(actor, user)
+    user, unit = account_to_change(session, actor, user_id)
     before = values_of(user, changes)
     if "unit_id" in changes and changes["unit_id"] is not None:
         unit = _unit_in_scope(session, actor, int(changes["unit_id"]))  # type: ignore[arg-type]
@@ -213,7 +237,7 @@ def update_account(
     if changes.get("role") is not None and Role(str(changes["role"])) != user.role:
         if user.id == actor.user.id:
             raise Forbidden("Bạn không thể tự đổi vai trò của chính mình.")
-        _check_role_grant(actor, Role(str(changes["role"])))
+        check_role_grant(actor, Role(str(changes["role"])), user.role)
     if "phone" in changes or "email" in changes:
         phone = changes.get("phone", user.phone)
         email = changes.get("email", user.email)
@@ -241,8 +265,7 @@ def update_account(
 
 
 def set_active(session: Session, *, actor: Principal, user_id: int, active: bool) -> User:
-    user, unit = get_user_in_scope(session, actor, user_id)
-    _check_may_manage(actor, user)
+    user, unit = account_to_change(session, actor, user_id)
     if user.id == actor.user.id and not active:
         raise Forbidden("Bạn không thể tự khóa tài khoản của mình.")
     user.is_active = active
@@ -265,8 +288,15 @@ def set_active(session: Session, *, actor: Principal, user_id: int, active: bool
 def reset_password(
     session: Session, *, actor: Principal, user_id: int, method: str, settings: Settings
 ) -> dict[str, object]:
-    user, unit = get_user_in_scope(session, actor, user_id)
-    _check_may_manage(actor, user)
+    user, unit = account_to_change(session, actor, user_id)
+    if user.id == actor.user.id:
+        # the own password changes only with the current one (/account/password): a stolen
+        # session must not turn into a password of its own
+        raise Forbidden(
+            "Bạn không thể tự cấp mật khẩu tạm hay liên kết đặt lại cho chính mình. "
+            "Hãy đổi mật khẩu ở trang Đổi mật khẩu (cần mật khẩu hiện tại).",
+            code="own_account",
+        )
     if method == "temporary":
         password = auth.issue_temporary_password(session, user=user)
         result: dict[str, object] = {"method": "temporary", "temporary_password": password}
@@ -295,7 +325,7 @@ def reset_password(
 def unlock_level(session: Session, *, actor: Principal, user_id: int, level_number: int) -> bool:
     """Open a level for a learner before the previous one is done; False when it already
     was open by an administrator."""
-    user, unit = get_user_in_scope(session, actor, user_id)
+    user, unit = account_to_change(session, actor, user_id, manage=False)
     level = session.get(Level, level_number)
     if level is None or not level.is_active:
         raise NotFound(f"Không có bậc {level_number}.")

@@ -20,12 +20,14 @@ from app.auth.dependencies import (
 )
 from app.auth.schemas import LoginIn, RegisterIn
 from app.core.errors import AppError, form_errors
+from app.core.ids import Id, parse_id
 from app.core.validation import check_password_strength
 from app.db import SessionDep
 from app.orgs import service as orgs
 from app.templating import (
     TEXT_SIZE_COOKIE,
     clear_auth_cookies,
+    forget_browser,
     redirect,
     render,
     safe_next,
@@ -90,7 +92,7 @@ def login_submit(
 
 @router.get("/register", response_class=HTMLResponse)
 def register_form(
-    request: Request, session: SessionDep, principal: PublicDep, unit: int | None = None
+    request: Request, session: SessionDep, principal: PublicDep, unit: Id | None = None
 ) -> Response:
     if principal is not None:
         return redirect("/")
@@ -138,11 +140,12 @@ def register_submit(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    limiter: LimiterDep,
     full_name: Text = "",
     contact: Text = "",
     password: Text = "",
     password_again: Text = "",
-    unit_id: Annotated[int | None, Form()] = None,
+    unit_id: Annotated[Id | None, Form()] = None,
     group_id: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     values = {"full_name": full_name, "contact": contact, "group_id": group_id}
@@ -153,15 +156,15 @@ def register_submit(
         "email": contact if "@" in contact else None,
         "password": password,
         "unit_id": unit_id,
-        "group_id": int(group_id) if group_id.isdigit() else None,
+        "group_id": parse_id(group_id),
     }
     try:
         if unit_id is None:
             raise AppError("Hãy chọn đơn vị (xã/phường, thôn/tổ dân phố, cơ quan) của bạn.")
-        body = RegisterIn.model_validate(data)
+        body = RegisterIn.model_validate(data, strict=False)
         if password != password_again:
             raise AppError("Hai lần nhập mật khẩu không giống nhau.")
-        user = service.create_user(
+        user = service.register(
             session,
             full_name=body.full_name,
             phone=body.phone,
@@ -169,6 +172,9 @@ def register_submit(
             password=body.password,
             unit_id=body.unit_id,
             group_id=body.group_id,
+            client_ip=client_ip(request),
+            limiter=limiter,
+            settings=settings,
         )
     except ValidationError as exc:
         errors = form_errors(exc)
@@ -178,7 +184,7 @@ def register_submit(
             request, session, unit_id=unit_id, values=values, errors=errors, status_code=422
         )
     except AppError as exc:
-        return _register_page(
+        response = _register_page(
             request,
             session,
             unit_id=unit_id,
@@ -186,6 +192,8 @@ def register_submit(
             errors={"__all__": exc.message},
             status_code=exc.status_code,
         )
+        response.headers.update(exc.headers)
+        return response
     tokens = service.start_session(
         session, user=user, settings=settings, user_agent=request.headers.get("user-agent", "")
     )
@@ -198,7 +206,7 @@ def register_submit(
 def logout_submit(principal: SignedInPendingPassword, session: SessionDep) -> Response:
     service.logout(session, auth=principal.auth)
     response = redirect("/login")
-    clear_auth_cookies(response)
+    forget_browser(response)
     return response
 
 

@@ -26,6 +26,7 @@ from app.auth.schemas import (
 )
 from app.db import SessionDep
 from app.models import LearnerGroup, Unit, User
+from app.openapi import errors
 
 router = APIRouter(tags=["auth"])
 
@@ -61,11 +62,19 @@ def me_out(session: SessionDep, user: User) -> MeOut:
     status_code=status.HTTP_201_CREATED,
     response_model=TokenPair,
     dependencies=[Depends(Public())],
+    responses=errors(409),
 )
 def register(
-    body: RegisterIn, request: Request, session: SessionDep, settings: SettingsDep
+    body: RegisterIn,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    limiter: LimiterDep,
 ) -> TokenPair:
-    user = service.create_user(
+    """Sign up and sign in. Limited per client address and per unit (429 with Retry-After);
+    a phone number or e-mail that cannot be used gets one message that does not say whether
+    it is registered (409)."""
+    user = service.register(
         session,
         full_name=body.full_name,
         phone=body.phone,
@@ -73,6 +82,9 @@ def register(
         password=body.password,
         unit_id=body.unit_id,
         group_id=body.group_id,
+        client_ip=client_ip(request),
+        limiter=limiter,
+        settings=settings,
     )
     tokens = service.start_session(
         session, user=user, settings=settings, user_agent=request.headers.get("user-agent", "")

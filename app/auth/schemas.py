@@ -6,19 +6,21 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.core.ids import Id
+from app.core.schemas import JsonIn
 from app.core.validation import normalize_email, normalize_name, normalize_phone
 from app.models import Role
 
 
-class RegisterIn(BaseModel):
+class RegisterIn(JsonIn):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     full_name: str = Field(max_length=200)
     phone: str | None = Field(default=None, max_length=40)
     email: str | None = Field(default=None, max_length=254)
     password: str = Field(max_length=200)
-    unit_id: int
-    group_id: int | None = None
+    unit_id: Id
+    group_id: Id | None = None
 
     @field_validator("full_name")
     @classmethod
@@ -42,33 +44,33 @@ class RegisterIn(BaseModel):
         return self
 
 
-class LoginIn(BaseModel):
+class LoginIn(JsonIn):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     identifier: str = Field(min_length=1, max_length=254)
     password: str = Field(min_length=1, max_length=200)
 
 
-class RefreshIn(BaseModel):
+class RefreshIn(JsonIn):
     model_config = ConfigDict(extra="forbid")
 
     refresh_token: str = Field(min_length=10, max_length=2000)
 
 
-class LogoutIn(BaseModel):
+class LogoutIn(JsonIn):
     model_config = ConfigDict(extra="forbid")
 
     everywhere: bool = False
 
 
-class ChangePasswordIn(BaseModel):
+class ChangePasswordIn(JsonIn):
     model_config = ConfigDict(extra="forbid")
 
     current_password: str = Field(min_length=1, max_length=200)
     new_password: str = Field(max_length=200)
 
 
-class ResetWithTokenIn(BaseModel):
+class ResetWithTokenIn(JsonIn):
     model_config = ConfigDict(extra="forbid")
 
     token: str = Field(min_length=10, max_length=200)

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.core.errors import Conflict, Invalid, TooManyRequests, Unauthorized
-from app.core.ratelimit import RateLimiter, wait_message
+from app.core.errors import AppError, Conflict, Invalid, TooManyRequests, Unauthorized
+from app.core.ratelimit import RateLimiter, Verdict, wait_message
 from app.core.security import (
     TokenError,
     hash_password,
@@ -105,9 +106,9 @@ def create_user(
         raise Invalid("Cần có số điện thoại hoặc thư điện tử.")
     get_active_unit(session, unit_id)
     get_active_group(session, group_id)
-    ensure_contact_free(session, phone=phone, email=email)
-    if check_strength:
+    if check_strength:  # before the contact is looked up: a weak password tells nothing
         _password_ok(password, phone=phone, email=email)
+    ensure_contact_free(session, phone=phone, email=email)
     user = User(
         full_name=full_name,
         phone=phone,
@@ -118,9 +119,71 @@ def create_user(
         group_id=group_id,
         must_change_password=must_change_password,
     )
-    session.add(user)
-    session.flush()
+    try:
+        with session.begin_nested():  # a parallel request may have taken the contact
+            session.add(user)
+    except IntegrityError:
+        raise Conflict(
+            "Số điện thoại hoặc thư điện tử này đã được dùng cho một tài khoản khác.",
+            code="duplicate",
+        ) from None
     return user
+
+
+# Registration cannot succeed for a phone number or e-mail that is taken, so what it
+# answers then necessarily differs from a success; it does not say more than that, and
+# the limits below bound how many numbers one address can try (docs/auth.md).
+REGISTRATION_REFUSED = (
+    "Không đăng ký được bằng số điện thoại hoặc thư điện tử này. Nếu bạn đã có tài khoản, "
+    "hãy đăng nhập; nếu quên mật khẩu, hãy nhờ quản trị đơn vị cấp liên kết đặt lại mật khẩu."
+)
+
+
+def register(
+    session: Session,
+    *,
+    full_name: str,
+    phone: str | None,
+    email: str | None,
+    password: str,
+    unit_id: int,
+    group_id: int | None,
+    client_ip: str,
+    limiter: RateLimiter,
+    settings: Settings,
+) -> User:
+    """A person signs up (the JSON API and the page alike), under two limits per
+    `register_window_seconds`: every attempt from one client address counts
+    (`register_max_per_address`), and the accounts created in one unit
+    (`register_max_per_unit`; a refused attempt is taken back)."""
+    window = settings.register_window_seconds
+    address = limiter.hit(f"register:ip:{client_ip}", settings.register_max_per_address, window)
+    if not address.allowed:
+        raise _too_many(address, "Có quá nhiều lượt đăng ký từ cùng một mạng.")
+    unit = get_active_unit(session, unit_id)
+    unit_key = f"register:unit:{unit.id}"
+    in_unit = limiter.hit(unit_key, settings.register_max_per_unit, window)
+    if not in_unit.allowed:
+        raise _too_many(
+            in_unit,
+            "Đơn vị này vừa có quá nhiều tài khoản mới đăng ký; quản trị đơn vị có thể tạo "
+            "tài khoản giúp bạn.",
+        )
+    try:
+        return create_user(
+            session,
+            full_name=full_name,
+            phone=phone,
+            email=email,
+            password=password,
+            unit_id=unit.id,
+            group_id=group_id,
+        )
+    except AppError as exc:
+        limiter.undo(unit_key)
+        if exc.code == "duplicate":
+            raise Conflict(REGISTRATION_REFUSED, code="registration_refused") from None
+        raise
 
 
 def find_user_by_identifier(session: Session, identifier: str) -> User | None:
@@ -140,6 +203,13 @@ def _account_key(identifier: str) -> str:
         return "login:acct:raw:" + sha256_hex(identifier.strip().lower())[:32]
 
 
+def _too_many(verdict: Verdict, message: str) -> TooManyRequests:
+    return TooManyRequests(
+        f"{message} Vui lòng thử lại sau {wait_message(verdict.retry_after)}.",
+        headers={"Retry-After": str(verdict.retry_after)},
+    )
+
+
 def authenticate(
     session: Session,
     *,
@@ -149,34 +219,37 @@ def authenticate(
     limiter: RateLimiter,
     settings: Settings,
 ) -> User:
-    """Check the credentials under the per-account and per-address limits."""
+    """Check the credentials under the per-account and per-address limits.
+
+    Every attempt is counted before the password is checked (an atomic increment), so
+    parallel requests cannot slip past the limit between a check and a count: at most
+    `login_max_per_account` wrong passwords are verified per account and window, and
+    `login_max_per_address` per address. An attempt whose password is right is taken back
+    from both counters; the wrong ones before it stay counted until the window ends (an
+    owner's sign-in gives nobody fresh guesses). docs/auth.md."""
     window = settings.login_window_seconds
     acct_key = _account_key(identifier)
     ip_key = f"login:ip:{client_ip}"
-    for key, limit in (
-        (acct_key, settings.login_max_per_account),
-        (ip_key, settings.login_max_per_address),
-    ):
-        verdict = limiter.peek(key, limit, window)
-        if not verdict.allowed:
-            raise TooManyRequests(
-                "Bạn đã đăng nhập sai quá nhiều lần. "
-                f"Vui lòng thử lại sau {wait_message(verdict.retry_after)}.",
-                headers={"Retry-After": str(verdict.retry_after)},
-            )
+    message = "Bạn đã đăng nhập sai quá nhiều lần."
+    acct = limiter.hit(acct_key, settings.login_max_per_account, window)
+    if not acct.allowed:
+        raise _too_many(acct, message)
+    address = limiter.hit(ip_key, settings.login_max_per_address, window)
+    if not address.allowed:
+        limiter.undo(acct_key)  # refused before the account was tried
+        raise _too_many(address, message)
     user = find_user_by_identifier(session, identifier)
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None:
-        limiter.hit(acct_key, settings.login_max_per_account, window)
-        limiter.hit(ip_key, settings.login_max_per_address, window)
         raise Unauthorized(
             "Số điện thoại/thư điện tử hoặc mật khẩu không đúng.", code="bad_credentials"
         )
+    limiter.undo(acct_key)
+    limiter.undo(ip_key)
     if not user.is_active:
         raise Unauthorized(
             "Tài khoản đã bị khóa. Hãy liên hệ quản trị đơn vị của bạn.", code="inactive"
         )
-    limiter.reset(acct_key)
     if password_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()

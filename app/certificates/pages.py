@@ -14,6 +14,7 @@ from app.auth.scope import is_in_scope
 from app.certificates import service
 from app.certificates.router import certificate_out, limit_public, zip_response
 from app.core.errors import NotFound
+from app.core.ids import Id
 from app.db import SessionDep
 from app.models import Level, Role, Unit, utcnow
 from app.templating import render
@@ -92,6 +93,8 @@ def verify_page(
             "cert": cert,
             "view": certificate_out(session, cert, settings),
             "status": service.effective_status(cert, utcnow()),
+            # the holder asked to be deleted: no name, no signed credential (docs/privacy.md)
+            "holder_deleted": cert.credential_jwt is None,
             "unit": unit,
             "level": level,
         },
@@ -100,7 +103,7 @@ def verify_page(
 
 @router.get("/admin/units/{unit_id}/certificates.zip")
 def unit_certificates_zip(
-    unit_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    unit_id: Id,
     principal: AdminOrUnitAdmin,
     session: SessionDep,
     settings: SettingsDep,

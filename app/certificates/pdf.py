@@ -12,11 +12,9 @@ from __future__ import annotations
 import io
 import itertools
 import math
-import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from xml.sax.saxutils import escape
 
 from reportlab.graphics.barcode.qr import QrCodeWidget
 from reportlab.lib.colors import Color, HexColor, white
@@ -28,9 +26,10 @@ from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Paragraph
+from reportlab.platypus.flowables import Flowable
 
 from app.config import ROOT_DIR
+from app.core.pdf_text import nfc, paragraph
 from app.core.text import fold
 
 FONT_DIR = ROOT_DIR / "static" / "fonts"
@@ -78,11 +77,6 @@ def register_fonts() -> None:
     pdfmetrics.registerFontFamily(
         REGULAR, normal=REGULAR, bold=BOLD, italic=REGULAR, boldItalic=BOLD
     )
-
-
-def nfc(text: str) -> str:
-    """Precomposed letters: the font has them, while reportlab cannot position combining marks."""
-    return unicodedata.normalize("NFC", " ".join(text.split()))
 
 
 def date_line(place: str, day: date) -> str:
@@ -311,7 +305,7 @@ def _header(c: Canvas, view: CertificateView) -> float:
 
 @dataclass(frozen=True)
 class _OutcomeList:
-    paragraphs: list[tuple[Paragraph, float]]  # each with its height
+    paragraphs: list[tuple[Flowable, float]]  # each with its height
     size: float
     width: float
     gap: float
@@ -348,7 +342,7 @@ def _plan_outcomes(outcomes: list[str], max_height: float) -> _OutcomeList | Non
         )
         paragraphs = []
         for text in texts:
-            para = Paragraph(escape(text), style, bulletText="•")
+            para = paragraph(text, style, bullet="•")
             paragraphs.append((para, para.wrap(width, PAGE_H)[1]))
         plan = _OutcomeList(paragraphs, size, width, size * 0.25)
         if plan.height <= max_height:

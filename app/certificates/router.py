@@ -33,20 +33,22 @@ from app.certificates.schemas import (
 from app.config import Settings
 from app.core.clock import local_day
 from app.core.errors import NotFound
+from app.core.ids import Id
 from app.core.ratelimit import enforce
 from app.db import SessionDep
 from app.models import Certificate, Level, Unit, utcnow
+from app.openapi import errors, files
 
 router = APIRouter(tags=["certificates"])
 well_known = APIRouter(tags=["certificates"])
 Serial = Annotated[str, Path(max_length=32, pattern=r"^BDHAI-[1-5]-\d{4}-[2-9A-HJ-NP-Z]{8}$")]
-UnitId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 VERIFY_PER_MINUTE = 60
 STATUS_TEXT = {
     "valid": "Hợp lệ",
     "revoked": "Đã thu hồi",
     "expired": "Đã hết hạn",
     "tampered": "Bị sửa đổi",
+    "withdrawn": "Đã rút theo yêu cầu xoá dữ liệu",
     "unknown_issuer": "Không rõ đơn vị cấp",
     "malformed": "Không đọc được",
     "unknown": "Không có trong sổ cấp",
@@ -92,7 +94,10 @@ def my_certificates(
     return [certificate_out(session, c, settings) for c in service.mine(session, principal.user.id)]
 
 
-@router.get("/certificates/{serial}")
+@router.get(
+    "/certificates/{serial}",
+    responses=files("application/vc+ld+json", "application/vc+jwt", description="The credential"),
+)
 def get_credential(
     serial: Serial,
     _viewer: PublicDep,
@@ -105,6 +110,12 @@ def get_credential(
     `format=jwt` the VC-JWT itself (what `/verify` takes)."""
     limit_public(request, limiter)
     cert = service.by_serial(session, serial)
+    if cert.credential_jwt is None and cert.issued_at is not None:  # anonymised on request
+        raise NotFound(
+            "Người được cấp chứng nhận này đã yêu cầu xoá dữ liệu cá nhân, nên chứng nhận điện "
+            "tử không còn được lưu.",
+            code="credential_deleted",
+        )
     if cert.credential_jwt is None:
         raise NotFound("Chứng nhận đang chờ phê duyệt, chưa được cấp.", code="pending")
     if format == "jwt":
@@ -146,7 +157,7 @@ def verify(
 
 
 @router.get("/issuers/{unit_id}")
-def issuer(unit_id: UnitId, _viewer: PublicDep, session: SessionDep, settings: SettingsDep) -> Any:
+def issuer(unit_id: Id, _viewer: PublicDep, session: SessionDep, settings: SettingsDep) -> Any:
     """The issuing unit's Open Badges Profile."""
     unit = session.get(Unit, unit_id)
     if unit is None:
@@ -188,7 +199,7 @@ def admin_list(
     session: SessionDep,
     settings: SettingsDep,
     status: Annotated[str, Query(pattern=r"^(pending|issued|revoked|all)$")] = "pending",
-    unit_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    unit_id: Id | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[CertificateOut]:
     """Certificates in the caller's subtree (or a unit's inside it), newest first."""
@@ -196,22 +207,28 @@ def admin_list(
     return [certificate_out(session, c, settings) for c in found]
 
 
-@router.post("/admin/certificates/{serial}/approve", response_model=CertificateOut)
+@router.post(
+    "/admin/certificates/{serial}/approve", response_model=CertificateOut, responses=errors(409)
+)
 def approve(
     serial: Serial, principal: AdminOrUnitAdmin, session: SessionDep, settings: SettingsDep
 ) -> CertificateOut:
     return certificate_out(session, service.approve(session, principal, serial, settings), settings)
 
 
-@router.post("/admin/units/{unit_id}/certificates/approve", response_model=ApprovedOut)
+@router.post(
+    "/admin/units/{unit_id}/certificates/approve", response_model=ApprovedOut, responses=errors(409)
+)
 def approve_unit(
-    unit_id: UnitId, principal: AdminOrUnitAdmin, session: SessionDep, settings: SettingsDep
+    unit_id: Id, principal: AdminOrUnitAdmin, session: SessionDep, settings: SettingsDep
 ) -> ApprovedOut:
     """Approve every certificate waiting in the unit's subtree."""
     return ApprovedOut(approved=service.approve_unit(session, principal, unit_id, settings))
 
 
-@router.post("/admin/certificates/{serial}/revoke", response_model=CertificateOut)
+@router.post(
+    "/admin/certificates/{serial}/revoke", response_model=CertificateOut, responses=errors(409)
+)
 def revoke(
     serial: Serial,
     body: RevokeIn,
@@ -223,7 +240,9 @@ def revoke(
     return certificate_out(session, cert, settings)
 
 
-@router.post("/admin/certificates/{serial}/reissue", response_model=CertificateOut)
+@router.post(
+    "/admin/certificates/{serial}/reissue", response_model=CertificateOut, responses=errors(409)
+)
 def reissue(
     serial: Serial,
     body: ReissueIn,
@@ -254,8 +273,11 @@ def zip_response(
     )
 
 
-@router.get("/admin/units/{unit_id}/certificates.zip")
+@router.get(
+    "/admin/units/{unit_id}/certificates.zip",
+    responses={**files("application/zip", description="The unit's certificates"), **errors(409)},
+)
 def unit_zip(
-    unit_id: UnitId, principal: AdminOrUnitAdmin, session: SessionDep, settings: SettingsDep
+    unit_id: Id, principal: AdminOrUnitAdmin, session: SessionDep, settings: SettingsDep
 ) -> StreamingResponse:
     return zip_response(session, principal, unit_id, settings)

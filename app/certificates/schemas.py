@@ -6,6 +6,7 @@ from datetime import date
 
 from pydantic import BaseModel, Field, field_validator
 
+from app.core.schemas import JsonIn
 from app.core.validation import normalize_name
 
 
@@ -24,18 +25,18 @@ class CertificateOut(BaseModel):
     credential_url: str
 
 
-class VerifyIn(BaseModel):
+class VerifyIn(JsonIn):
     credential: str = Field(min_length=10, max_length=20_000, description="A VC-JWT")
 
 
 class VerifyOut(BaseModel):
-    status: str  # valid | revoked | expired | tampered | unknown_issuer | malformed | unknown
+    status: str  # valid | revoked | expired | tampered | withdrawn | unknown_issuer | malformed | …
     status_text: str
     reasons: list[str]
     certificate: CertificateOut | None = None
 
 
-class RevokeIn(BaseModel):
+class RevokeIn(JsonIn):
     reason: str = Field(min_length=5, max_length=300)
 
     @field_validator("reason")
@@ -47,7 +48,7 @@ class RevokeIn(BaseModel):
         return value
 
 
-class ReissueIn(BaseModel):
+class ReissueIn(JsonIn):
     full_name: str = Field(max_length=200)
 
     @field_validator("full_name")

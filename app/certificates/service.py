@@ -38,6 +38,7 @@ from app.models import (
     utcnow,
 )
 from app.orgs.service import ancestors
+from app.privacy.anonymous import anonymised_condition, is_anonymised, refuse_anonymised
 
 SERIAL_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud and typed
 LOCAL_UNITS = (UnitType.hamlet, UnitType.residential_group)  # they do not issue
@@ -127,11 +128,13 @@ def consider(
     level = session.get(Level, level_number)
     if level is None:
         return None
+    user = session.get(User, user_id)
+    assert user is not None
+    if is_anonymised(user):  # deleted on request: nothing is issued in their name again
+        return None
     found = eligibility(session, user_id, level)
     if not found.met:
         return None
-    user = session.get(User, user_id)
-    assert user is not None
     unit = session.get(Unit, user.unit_id)
     assert unit is not None
     cert = Certificate(
@@ -185,8 +188,7 @@ def facts_for(
 
 
 def sign(session: Session, cert: Certificate, *, settings: Settings) -> None:
-    """Sign the credential from the row as it is now, with the active key (on issue, and
-    again when the holder's name is anonymised in place)."""
+    """Sign the credential from the row as it is now, with the active key."""
     key = keys.active_key(session, settings)
     cert.credential_jwt = credential.sign(credential.build(facts_for(session, cert, settings)), key)
     cert.key_id = key.kid
@@ -232,8 +234,16 @@ def in_scope(session: Session, actor: Principal, serial: str) -> Certificate:
     return cert
 
 
+def _refuse_anonymised_holder(session: Session, cert: Certificate) -> None:
+    """409 for the certificate of an account anonymised on request (deletion is final)."""
+    holder = session.get(User, cert.user_id)
+    assert holder is not None
+    refuse_anonymised(holder)
+
+
 def approve(session: Session, actor: Principal, serial: str, settings: Settings) -> Certificate:
     cert = in_scope(session, actor, serial)
+    _refuse_anonymised_holder(session, cert)
     if cert.status != CertificateStatus.pending:
         raise Conflict(
             f"Chứng nhận {serial} đang ở trạng thái “{CERTIFICATE_STATUS_LABELS[cert.status]}”,"
@@ -252,16 +262,19 @@ def approve(session: Session, actor: Principal, serial: str, settings: Settings)
 
 
 def approve_unit(session: Session, actor: Principal, unit_id: int, settings: Settings) -> int:
-    """Approve every waiting certificate in a unit's subtree; returns how many."""
+    """Approve every waiting certificate in a unit's subtree (not those of accounts
+    anonymised on request); returns how many."""
     unit = session.get(Unit, unit_id)
     if unit is None:
         raise NotFound("Không tìm thấy đơn vị.")
     ensure_in_scope(actor, unit.path)
     waiting = session.scalars(
         select(Certificate)
+        .join(User, User.id == Certificate.user_id)
         .where(
             Certificate.status == CertificateStatus.pending,
             Certificate.unit_path.startswith(unit.path),
+            ~anonymised_condition(),
         )
         .order_by(Certificate.id)
     ).all()
@@ -301,6 +314,7 @@ def reissue(
     """A name correction: the account's name is corrected, the old certificate revoked and
     a new one issued under a new serial."""
     old = in_scope(session, actor, serial)
+    _refuse_anonymised_holder(session, old)
     if old.status != CertificateStatus.issued:
         raise Conflict("Chỉ cấp lại được chứng nhận đang có hiệu lực.", code="not_issued")
     if full_name == old.holder_name:
@@ -481,7 +495,8 @@ def unit_zip(session: Session, actor: Principal, unit_id: int, settings: Setting
 # ---- verification --------------------------------------------------------------------------
 @dataclass
 class Verdict:
-    status: str  # valid | revoked | expired | tampered | unknown_issuer | malformed | unknown
+    # valid | revoked | expired | tampered | withdrawn | unknown_issuer | malformed | unknown
+    status: str
     reasons: list[str]
     certificate: Certificate | None = None
 
@@ -498,6 +513,16 @@ def verify_token(session: Session, token: str, settings: Settings) -> Verdict:
     if cert is None:
         return Verdict(
             "unknown", ["Không có chứng nhận nào với số hiệu này trong sổ cấp."], None, vc
+        )
+    if cert.credential_jwt is None and cert.issued_at is not None:
+        # the holder asked to be deleted: the credential named them, so it is withdrawn
+        return Verdict(
+            "withdrawn",
+            [
+                "Người được cấp đã yêu cầu xoá thông tin cá nhân nên bản chứng nhận điện tử "
+                "này không còn được xác nhận."
+            ],
+            cert,
         )
     if cert.credential_jwt != token.strip():
         # signed by us, yet not the credential on record (an older signing of a re-issue)

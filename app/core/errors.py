@@ -99,12 +99,18 @@ def vietnamese_validation_message(error: dict[str, Any]) -> str:
     etype = error.get("type", "")
     if etype == "value_error":
         ctx_error = (error.get("ctx") or {}).get("error")
-        return str(ctx_error) if ctx_error else str(error.get("msg", ""))
+        text = str(ctx_error) if ctx_error else str(error.get("msg", ""))
+        if "UploadFile" in text:  # FastAPI's own check of a file field, in English
+            return "Phải là một tệp được tải lên."
+        return text
     template = _PYDANTIC_MESSAGES.get(etype)
     if template is None:
         return "Giá trị không hợp lệ."
+    ctx = dict(error.get("ctx") or {})
+    if isinstance(ctx.get("expected"), str):  # Pydantic joins the choices with an English "or"
+        ctx["expected"] = ctx["expected"].replace(" or ", " hoặc ")
     try:
-        return template.format(**(error.get("ctx") or {}))
+        return template.format(**ctx)
     except (KeyError, IndexError):
         return template
 

@@ -22,8 +22,13 @@ class Verdict:
 
 
 class RateLimiter(Protocol):
+    """`hit` counts first and answers after, atomically: of N requests racing on one key,
+    exactly `limit` are allowed. A caller that must not count an attempt after all (it
+    succeeded, or another limit refused it) takes it back with `undo`."""
+
     def peek(self, key: str, limit: int, window: int) -> Verdict: ...
     def hit(self, key: str, limit: int, window: int) -> Verdict: ...
+    def undo(self, key: str) -> None: ...
     def reset(self, key: str) -> None: ...
 
 
@@ -61,6 +66,17 @@ class MemoryRateLimiter:
                 self._evict(window)
             return self._verdict(start, count, limit, window)
 
+    def undo(self, key: str) -> None:
+        with self._lock:
+            found = self._windows.get(key)
+            if found is None:
+                return
+            start, count = found
+            if count <= 1:
+                del self._windows[key]
+            else:
+                self._windows[key] = (start, count - 1)
+
     def reset(self, key: str) -> None:
         with self._lock:
             self._windows.pop(key, None)
@@ -71,12 +87,27 @@ class MemoryRateLimiter:
             del self._windows[k]
 
 
+# Take one hit back: never below zero, and never a key without its expiry (a DECR on a
+# missing key would create one at -1 that lives for ever).
+_UNDO = """
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count > 1 then
+  return redis.call('DECR', KEYS[1])
+end
+if count == 1 then
+  redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
 class RedisRateLimiter:
     """Shared by every app process: INCR plus EXPIRE on the first hit of a window."""
 
     def __init__(self, client: redis.Redis, prefix: str = "bdhai:rl:") -> None:
         self._r = client
         self._prefix = prefix
+        self._undo = client.register_script(_UNDO)
 
     def peek(self, key: str, limit: int, window: int) -> Verdict:
         k = self._prefix + key
@@ -96,6 +127,9 @@ class RedisRateLimiter:
         if int(count) <= limit:
             return Verdict(True, int(count), 0)
         return Verdict(False, int(count), int(ttl) if int(ttl) > 0 else window)
+
+    def undo(self, key: str) -> None:
+        self._undo(keys=[self._prefix + key])
 
     def reset(self, key: str) -> None:
         self._r.delete(self._prefix + key)

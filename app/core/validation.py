@@ -66,9 +66,14 @@ def normalize_phone(raw: str) -> str:
     return "+84" + rest
 
 
+# Top-level domains reserved for tests and documentation (RFC 2606): no one receives mail
+# there, and `.invalid` addresses stand in for the contact of deleted accounts.
+RESERVED_TLDS = frozenset({"invalid", "test", "example", "localhost"})
+
+
 def normalize_email(raw: str) -> str:
     s = (raw or "").strip().lower()
-    if len(s) > 254 or not _EMAIL.match(s):
+    if len(s) > 254 or not _EMAIL.match(s) or s.rsplit(".", 1)[-1] in RESERVED_TLDS:
         raise ValueError("Địa chỉ thư điện tử không hợp lệ.")
     return s
 

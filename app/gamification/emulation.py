@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from app.core.spreadsheet import csv_bytes, xlsx_bytes
 from app.gamification import periods
 from app.gamification.boards import Board, BoardStore
+from app.gamification.names import Shown, shown_many
 from app.models import LEARNER_ROLES, PointEvent, PointTally, Unit, User
 
 Metric = Literal["participation", "points", "completion"]
@@ -159,20 +160,22 @@ def honour_roll(
     period: str,
     learners: int = 10,
     units: int = 3,
+    viewer_id: int | None = None,
+    reveal: bool = False,
 ) -> HonourRoll:
     """The period's top learners in the unit's subtree and its best child units (by
-    participation). Learners come from the same boards the leaderboards show."""
+    participation). Learners come from the same boards the leaderboards show, named as the
+    reader may see them (app.gamification.names): by their own choice, or in full for an
+    administrator of the unit (`reveal`)."""
     top = store.top(session, Board(period, "unit", unit.id, unit.path), learners)
-    names = {
-        uid: (name, uname)
-        for uid, name, uname in session.execute(
-            select(User.id, User.full_name, Unit.name)
-            .join(Unit, Unit.id == User.unit_id)
-            .where(User.id.in_([e.user_id for e in top]))
-        )
-    }
+    names = shown_many(
+        session, [e.user_id for e in top], viewer_id=viewer_id, local=True, reveal=reveal
+    )
+    blank = Shown("", "")
     people = [
-        HonouredLearner(e.rank, *names.get(e.user_id, ("", "")), e.points)  # type: ignore[arg-type]
+        HonouredLearner(
+            e.rank, names.get(e.user_id, blank).name, names.get(e.user_id, blank).unit, e.points
+        )
         for e in top
     ]
     best = [u for u in unit_board(session, unit, period=period) if u.active > 0][:units]

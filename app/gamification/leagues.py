@@ -94,8 +94,7 @@ def ensure_member(
 
 @dataclass(frozen=True)
 class Standing:
-    user_id: int
-    name: str
+    user_id: int  # names are looked up by whoever shows them (app.gamification.names)
     points: int
     rank: int
     zone: str  # "up", "down" or "" (while the week runs); the outcome once closed
@@ -113,13 +112,11 @@ def standings(session: Session, league: League, settings: Settings) -> list[Stan
     rows = session.execute(
         select(
             LeagueMember.user_id,
-            User.full_name,
             PointTally.points,
             LeagueMember.final_points,
             LeagueMember.final_rank,
             LeagueMember.outcome,
         )
-        .join(User, User.id == LeagueMember.user_id)
         .outerjoin(
             PointTally,
             (PointTally.user_id == LeagueMember.user_id) & (PointTally.period == league.week),
@@ -132,7 +129,6 @@ def standings(session: Session, league: League, settings: Settings) -> list[Stan
         return [
             Standing(
                 r.user_id,
-                r.full_name,
                 r.final_points or 0,
                 r.final_rank or 0,
                 zone.get(r.outcome, ""),
@@ -144,7 +140,7 @@ def standings(session: Session, league: League, settings: Settings) -> list[Stan
     out = []
     for i, r in enumerate(ordered):
         zone = "up" if i < up else "down" if i >= len(ordered) - down else ""
-        out.append(Standing(r.user_id, r.full_name, int(r.points or 0), i + 1, zone))
+        out.append(Standing(r.user_id, int(r.points or 0), i + 1, zone))
     return out
 
 

@@ -9,27 +9,28 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, cast
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from app.auth.dependencies import SettingsDep, SignedIn
+from app.auth.dependencies import CsrfProtected, SettingsDep, SignedIn
 from app.auth.service import Principal
 from app.core.clock import local_day
 from app.core.errors import AppError
+from app.core.ids import Id, parse_id
+from app.core.text import short_name
 from app.db import SessionDep
-from app.gamification import boards, emulation, periods, service
+from app.gamification import boards, emulation, names, periods, service
 from app.gamification.boards import ScopeName
 from app.gamification.emulation import Metric
 from app.gamification.leagues import TIERS
 from app.gamification.service import BoardsDep
 from app.mentoring import credit
-from app.models import LEARNER_ROLES, Role, Unit, utcnow
+from app.models import LEARNER_ROLES, BoardName, Role, Unit, User, utcnow
 from app.orgs.service import ancestors
-from app.templating import render
+from app.templating import redirect, render
 
 router = APIRouter(include_in_schema=False)
 
-UnitId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 # Query values are taken as short strings and checked here, so a bad one gets a plain
 # Vietnamese message (not a validator's list of English literals).
 Word = Annotated[str, Query(max_length=20)]
@@ -57,9 +58,10 @@ def _choice(value: str, allowed: tuple[str, ...], default: str, message: str, co
 def _optional_id(value: str) -> int | None:
     if value == "":
         return None
-    if not value.isdigit() or not 1 <= int(value) <= 2**31 - 1:
+    unit_id = parse_id(value)
+    if unit_id is None:
         raise _bad("Mã đơn vị không hợp lệ.", "bad_unit_id")
-    return int(value)
+    return unit_id
 
 
 def _today(settings: SettingsDep) -> date:
@@ -136,9 +138,67 @@ def leaderboard(
             "on_boards": user.role in LEARNER_ROLES,
             "me_outside_top": view.me is not None and view.me.position not in shown_positions,
             "board_unit": parent,
+            "shown_as": names.as_others_see(user),
             "section": "leaderboard",
         },
     )
+
+
+# ---- how the learner appears on boards ---------------------------------------------------
+
+
+def _board_name_page(
+    request: Request,
+    session: SessionDep,
+    user: User,
+    *,
+    done: bool,
+    error: str = "",
+    status: int = 200,
+) -> Response:
+    unit = session.get(Unit, user.unit_id)
+    return render(
+        request,
+        "gamification/board_name.html",
+        {
+            "choice": user.board_name.value,
+            "full_name": user.full_name,
+            "short": short_name(user.full_name, names.DEFAULT_NAME),
+            "unit_name": unit.name if unit else "",
+            "shown_as": names.as_others_see(user),
+            "done": done,
+            "error": error,
+            "section": "leaderboard",
+        },
+        status,
+    )
+
+
+@router.get("/leaderboard/name", response_class=HTMLResponse)
+def board_name_form(
+    request: Request, principal: SignedIn, session: SessionDep, done: Word = ""
+) -> Response:
+    return _board_name_page(request, session, principal.user, done=done == "1")
+
+
+@router.post("/leaderboard/name", dependencies=[CsrfProtected])
+def board_name_submit(
+    request: Request,
+    principal: SignedIn,
+    session: SessionDep,
+    choice: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    if choice not in (BoardName.short.value, BoardName.full.value):
+        return _board_name_page(
+            request,
+            session,
+            principal.user,
+            done=False,
+            error="Hãy chọn một cách hiện tên: tên và chữ cái đầu của họ, hoặc họ tên đầy đủ.",
+            status=400,
+        )
+    names.set_choice(session, principal.user, choice)
+    return redirect("/leaderboard/name?done=1")
 
 
 # ---- the weekly league -------------------------------------------------------------------
@@ -251,7 +311,7 @@ def _next_key(period_key: str, today: date) -> str | None:
 @router.get("/units/{unit_id}/board", response_class=HTMLResponse)
 def unit_board(
     request: Request,
-    unit_id: UnitId,
+    unit_id: Id,
     principal: SignedIn,
     session: SessionDep,
     settings: SettingsDep,
@@ -297,7 +357,7 @@ def unit_board(
         )
         for u in view.units
     ]
-    roll = emulation.honour_roll(session, store, unit, period=period_key)
+    roll = service.honour_roll_for(session, store, principal, unit, period_key)
     current_key = periods.key_for(cast(periods.PeriodName, chosen_period), today)
     above = [u for u in ancestors(session, unit)[:-1] if _can_view(session, principal, u.id)]
     return render(
@@ -334,7 +394,7 @@ def _roll_download(
 ) -> Response:
     unit = service.viewable_unit(session, principal, unit_id)
     _, period_key = _board_period(period, key, _today(settings))
-    roll = emulation.honour_roll(session, store, unit, period=period_key)
+    roll = service.honour_roll_for(session, store, principal, unit, period_key)
     content, media, filename = emulation.download(roll, fmt)
     return Response(
         content,
@@ -348,7 +408,7 @@ def _roll_download(
 
 @router.get("/units/{unit_id}/honour-roll.csv")
 def honour_roll_csv(
-    unit_id: UnitId,
+    unit_id: Id,
     principal: SignedIn,
     session: SessionDep,
     settings: SettingsDep,
@@ -361,7 +421,7 @@ def honour_roll_csv(
 
 @router.get("/units/{unit_id}/honour-roll.xlsx")
 def honour_roll_xlsx(
-    unit_id: UnitId,
+    unit_id: Id,
     principal: SignedIn,
     session: SessionDep,
     settings: SettingsDep,

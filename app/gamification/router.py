@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from app.auth.dependencies import SettingsDep, SignedIn
 from app.core.clock import local_day
+from app.core.ids import Id
 from app.db import SessionDep
-from app.gamification import emulation, service
+from app.gamification import emulation, names, service
 from app.gamification.boards import ScopeName
 from app.gamification.periods import PeriodName
 from app.gamification.schemas import (
     BadgeOut,
+    BoardNameIn,
+    BoardNameOut,
     LeaderboardOut,
     LeagueOut,
     MyRankOut,
@@ -22,9 +25,9 @@ from app.gamification.schemas import (
 )
 from app.gamification.service import BoardsDep
 from app.models import utcnow
+from app.openapi import files
 
 router = APIRouter(tags=["gamification"])
-UnitId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 PeriodKey = Annotated[str | None, Query(max_length=8, pattern=r"^\d{4}-(W\d{2}|\d{2})$")]
 
 
@@ -36,7 +39,7 @@ def leaderboards(
     store: BoardsDep,
     scope: ScopeName = "all",
     period: PeriodName = "week",
-    unit_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    unit_id: Id | None = None,
 ) -> LeaderboardOut:
     """The top 50 of a board and the caller's own rank with two neighbours each side.
     `scope=unit` is the caller's unit, or with `unit_id` one of the units above it."""
@@ -65,6 +68,25 @@ def my_rank(
     )
 
 
+def _board_name_out(principal: SignedIn) -> BoardNameOut:
+    user = principal.user
+    return BoardNameOut(choice=user.board_name.value, shown_as=names.as_others_see(user))
+
+
+@router.get("/me/board-name", response_model=BoardNameOut)
+def my_board_name(principal: SignedIn) -> BoardNameOut:
+    """How the caller appears to other learners on boards, leagues and honour rolls."""
+    return _board_name_out(principal)
+
+
+@router.put("/me/board-name", response_model=BoardNameOut)
+def set_my_board_name(body: BoardNameIn, principal: SignedIn, session: SessionDep) -> BoardNameOut:
+    """Choose how other learners see the caller: `short` (given name and family-name
+    initial, the default) or `full` (the full name, with the unit). Shown at once."""
+    names.set_choice(session, principal.user, body.choice)
+    return _board_name_out(principal)
+
+
 @router.get("/me/badges", response_model=list[BadgeOut])
 def my_badges(principal: SignedIn, session: SessionDep) -> list[BadgeOut]:
     """Every badge with its rule; `earned_at` is set for those the caller holds."""
@@ -86,7 +108,7 @@ def my_league(principal: SignedIn, session: SessionDep, settings: SettingsDep) -
 
 @router.get("/units/{unit_id}/board", response_model=UnitBoardOut)
 def unit_board(
-    unit_id: UnitId,
+    unit_id: Id,
     principal: SignedIn,
     session: SessionDep,
     settings: SettingsDep,
@@ -103,9 +125,12 @@ def unit_board(
     )
 
 
-@router.get("/units/{unit_id}/honour-roll")
+@router.get(
+    "/units/{unit_id}/honour-roll",
+    responses=files("application/json", *emulation.MEDIA_TYPES.values(), description="The roll"),
+)
 def honour_roll(
-    unit_id: UnitId,
+    unit_id: Id,
     principal: SignedIn,
     session: SessionDep,
     settings: SettingsDep,
@@ -118,7 +143,7 @@ def honour_roll(
     its top 3 child units; as JSON, CSV or XLSX."""
     unit = service.viewable_unit(session, principal, unit_id)
     period_key = service.period_key_of(period, key, local_day(utcnow(), settings.tz))
-    roll = emulation.honour_roll(session, store, unit, period=period_key)
+    roll = service.honour_roll_for(session, store, principal, unit, period_key)
     if format == "json":
         return Response(content=emulation.roll_json(roll), media_type="application/json")
     content, media, filename = emulation.download(roll, format)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.core.schemas import JsonIn
 
 
 class BoardRowOut(BaseModel):
@@ -114,3 +117,16 @@ class UnitBoardOut(BaseModel):
     period_key: str
     metric: str
     units: list[UnitStandingOut]
+
+
+class BoardNameIn(JsonIn):
+    model_config = ConfigDict(extra="forbid")
+
+    choice: Literal["short", "full"] = Field(
+        description="short: given name and family-name initial (Cường N.); full: the full name"
+    )
+
+
+class BoardNameOut(BaseModel):
+    choice: Literal["short", "full"]
+    shown_as: str = Field(description="How other learners see the caller on the boards")

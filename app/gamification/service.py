@@ -7,15 +7,15 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.service import Principal
 from app.config import Settings
 from app.core.errors import Forbidden, Invalid, NotFound
-from app.gamification import badges, boards, leagues, periods, streaks
+from app.gamification import badges, boards, emulation, leagues, periods, streaks
 from app.gamification.boards import Board, BoardStore, Entry, SqlBoards
 from app.gamification.emulation import Metric, unit_board
+from app.gamification.names import Shown, shown_many
 from app.gamification.redis_boards import boards_for_url
 from app.gamification.schemas import (
     BadgeOut,
@@ -50,23 +50,18 @@ def get_boards(request: Request) -> BoardStore:
 BoardsDep = Annotated[BoardStore, Depends(get_boards)]
 
 
-def _rows(session: Session, entries: list[Entry], me: int) -> list[BoardRowOut]:
-    ids = [e.user_id for e in entries]
-    names = {
-        uid: (name, unit)
-        for uid, name, unit in session.execute(
-            select(User.id, User.full_name, Unit.name)
-            .join(Unit, Unit.id == User.unit_id)
-            .where(User.id.in_(ids))
-        )
-    }
+def _rows(session: Session, board: Board, entries: list[Entry], me: int) -> list[BoardRowOut]:
+    names = shown_many(
+        session, [e.user_id for e in entries], viewer_id=me, local=board.scope == "unit"
+    )
+    blank = Shown("", "")
     return [
         BoardRowOut(
             rank=e.rank,
             rank_exact=e.exact,
             position=e.position,
-            name=names.get(e.user_id, ("", ""))[0],
-            unit=names.get(e.user_id, ("", ""))[1],
+            name=names.get(e.user_id, blank).name,
+            unit=names.get(e.user_id, blank).unit,
             points=e.points,
             is_me=e.user_id == me,
         )
@@ -95,7 +90,7 @@ def leaderboard_view(
             position=mine.position,
             points=mine.points,
             neighbours=_rows(
-                session, store.around(session, board, mine, boards.NEIGHBOURS), user.id
+                session, board, store.around(session, board, mine, boards.NEIGHBOURS), user.id
             ),
         )
     return LeaderboardOut(
@@ -104,7 +99,7 @@ def leaderboard_view(
         period_key=board.period,
         title=boards.board_title(session, board),
         size=store.size(session, board),
-        top=_rows(session, top, user.id),
+        top=_rows(session, board, top, user.id),
         me=me,
     )
 
@@ -171,6 +166,7 @@ def league_view(session: Session, user: User, today: date, settings: Settings) -
     league = leagues.my_league(session, user.id, today)
     tier = league.tier if league else streaks.stats_for(session, user.id).league_tier
     table = leagues.standings(session, league, settings) if league else []
+    names = shown_many(session, [s.user_id for s in table], viewer_id=user.id, local=False)
     past = [
         LeagueResultOut(
             week=lg.week,
@@ -189,7 +185,11 @@ def league_view(session: Session, user: User, today: date, settings: Settings) -
         joined=league is not None,
         standings=[
             LeagueRowOut(
-                rank=s.rank, name=s.name, points=s.points, zone=s.zone, is_me=s.user_id == user.id
+                rank=s.rank,
+                name=names[s.user_id].name if s.user_id in names else "",
+                points=s.points,
+                zone=s.zone,
+                is_me=s.user_id == user.id,
             )
             for s in table
         ],
@@ -211,6 +211,29 @@ def viewable_unit(session: Session, principal: Principal, unit_id: int) -> Unit:
     if principal.unit_path.startswith(unit.path):
         return unit
     raise Forbidden("Bạn không xem được bảng thi đua của đơn vị này.")
+
+
+def reveals_names(principal: Principal, unit: Unit) -> bool:
+    """Whether the caller sees full names on this unit's honour roll: administrators, and
+    unit administrators for a unit of their own subtree (whose accounts they manage)."""
+    role = principal.user.role
+    return role == Role.admin or (
+        role == Role.unit_admin and unit.path.startswith(principal.unit_path)
+    )
+
+
+def honour_roll_for(
+    session: Session, store: BoardStore, principal: Principal, unit: Unit, period_key: str
+) -> emulation.HonourRoll:
+    """The unit's honour roll as this caller may read it (pages, JSON and files alike)."""
+    return emulation.honour_roll(
+        session,
+        store,
+        unit,
+        period=period_key,
+        viewer_id=principal.user.id,
+        reveal=reveals_names(principal, unit),
+    )
 
 
 def period_key_of(period: str | None, key: str | None, today: date) -> str:

@@ -3,7 +3,9 @@
 - Embedded default (`GRADING_WORKER=inprocess`): an in-memory broker; the web process
   grades in its own event loop.
 - At scale (`external`, with `REDIS_URL`): web processes only hand job ids to Redis (a
-  taskiq list queue); `bdhai worker` processes consume them.
+  taskiq list queue); `bdhai worker` processes consume them with blocking reads that return
+  when the queue stays empty (`GradingQueueBroker`), so an idle worker logs nothing and a
+  Redis outage is one warning, then retries.
 
 A submission is saved as `queued` in the request's transaction; once that commits, its id is
 kicked to the broker. The relay loop re-kicks queued rows nobody took (a lost kick, a web
@@ -18,14 +20,17 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy.orm import Session, sessionmaker
 from taskiq import AsyncBroker, InMemoryBroker
 from taskiq.api import run_receiver_task
+from taskiq_redis import ListQueueBroker
 
 from app.config import Settings
 from app.core.clock import local_day
@@ -43,13 +48,102 @@ QUEUE_NAME = "bdhai:grading"
 DB_THREADS = 16
 
 
-def make_broker(settings: Settings, *, external: bool) -> AsyncBroker:
-    if external:
-        from taskiq_redis import ListQueueBroker
+BLOCK_SECONDS = 5  # a worker's blocking read on an empty queue returns after this long,
+# well within the connection's socket timeout (BLOCK_SECONDS + 10)
+RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)  # between attempts while Redis is unreachable
 
+
+class Outage:
+    """A lost Redis, logged once as a warning when it goes and once (info) when it is back,
+    however many reads and hand-overs fail in between."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+
+    def down(self, exc: BaseException) -> None:
+        cause = exc.__cause__ or exc  # taskiq wraps the client's error in SendTaskError
+        if self.since is None:
+            self.since = time.monotonic()
+            log.warning(
+                "Redis unreachable for the grading queue (%s: %s); retrying",
+                type(cause).__name__,
+                cause,
+            )
+        else:
+            log.debug("Redis still unreachable: %s", exc)
+
+    def up(self) -> None:
+        if self.since is not None:
+            log.info("Redis reachable again after %.0f s", time.monotonic() - self.since)
+            self.since = None
+
+
+class GradingQueueBroker(ListQueueBroker):
+    """taskiq-redis's list queue with a consumer that expects to be idle.
+
+    Its own `listen` blocks on BRPOP with no limit while redis-py gives every read a socket
+    timeout (5 s by default): an idle worker's read timed out every few seconds, and taskiq
+    logged each one as a traceback and restarted its receiver. Here the blocking read
+    returns by itself after `block_seconds` (an empty answer, read again), the socket
+    timeout stays well above that (a value in REDIS_URL's query is honoured: the block time
+    shrinks under it), and a Redis that does not answer is an `Outage`: one warning, then
+    retries with a growing pause until it is back."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        queue_name: str = QUEUE_NAME,
+        block_seconds: float = BLOCK_SECONDS,
+        retry_delays: tuple[float, ...] = RETRY_DELAYS,
+    ) -> None:
+        super().__init__(
+            url,
+            queue_name=queue_name,
+            socket_timeout=block_seconds + 10,
+            socket_connect_timeout=5,
+        )
+        socket_timeout = self.connection_pool.connection_kwargs.get("socket_timeout")
+        if socket_timeout and float(socket_timeout) <= block_seconds + 1:
+            block_seconds = max(float(socket_timeout) / 2, 0.1)
+        self.block_seconds = block_seconds
+        self.retry_delays = retry_delays
+        self.outage = Outage()
+        self.failures = 0  # reads that failed since Redis last answered
+
+    async def listen(self) -> AsyncGenerator[bytes, None]:
+        while True:
+            try:
+                async with Redis(connection_pool=self.connection_pool) as redis_conn:
+                    popped = await redis_conn.brpop([self.queue_name], timeout=self.block_seconds)
+            except (RedisError, OSError) as exc:
+                self.outage.down(exc)
+                pause = self.retry_delays[min(self.failures, len(self.retry_delays) - 1)]
+                self.failures += 1
+                await asyncio.sleep(pause)
+                continue
+            self.failures = 0
+            self.outage.up()
+            if popped is not None:  # None: the queue stayed empty for block_seconds
+                yield popped[1]
+
+
+class _NormalStop(logging.Filter):
+    """taskiq warns "The listenig task was cancelled." whenever its receiver is cancelled,
+    which is how GradingEngine.stop ends it: a normal stop, not worth a warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("The listenig task was cancelled")
+
+
+logging.getLogger("taskiq.receiver").addFilter(_NormalStop())
+
+
+def make_broker(settings: Settings, *, external: bool, queue_name: str = QUEUE_NAME) -> AsyncBroker:
+    if external:
         if not settings.redis_url:
             raise RuntimeError("the external grading queue needs REDIS_URL")
-        return ListQueueBroker(settings.redis_url, queue_name=QUEUE_NAME)
+        return GradingQueueBroker(settings.redis_url, queue_name=queue_name)
     return InMemoryBroker(max_async_tasks=settings.grading_concurrency, max_stored_results=10)
 
 
@@ -78,6 +172,7 @@ class GradingEngine:
         self.sessions = sessions
         self.external = settings.worker_mode == "external" if external is None else external
         self.broker = broker or make_broker(settings, external=self.external)
+        self._outage: Outage = getattr(self.broker, "outage", None) or Outage()
 
         async def grade_submission(submission_id: int) -> None:
             await self._grade(submission_id)
@@ -146,12 +241,16 @@ class GradingEngine:
         await self._stores.close()
         await self.broker.shutdown()
 
-    async def kick(self, submission_id: int) -> None:
-        """Hand a committed, queued submission to the broker (the relay repeats lost kicks)."""
+    async def kick(self, submission_id: int) -> bool:
+        """Hand a committed, queued submission to the broker (the relay repeats lost kicks).
+        False when Redis is unreachable (logged once per outage, not once per job)."""
         try:
             await self.task.kiq(submission_id)
         except Exception as exc:  # Redis down: the relay will kick it later
-            log.warning("could not enqueue submission %s: %s", submission_id, exc)
+            self._outage.down(exc)
+            return False
+        self._outage.up()
+        return True
 
     def wake(self) -> None:
         if self._wake is not None:
@@ -222,7 +321,8 @@ class GradingEngine:
             try:
                 ids = await self._db(service.due, now=utcnow(), limit=500)
                 for submission_id in ids:
-                    await self.kick(submission_id)
+                    if not await self.kick(submission_id):
+                        break  # Redis is away: the rest wait for the next round
             except Exception:
                 log.exception("grading relay failed; retrying")
             assert self._wake is not None

@@ -1,6 +1,8 @@
 """A level's final test (the optional part of its certificate rule): questions drawn from
 the quizzes of the level's lessons, a time limit, checked on the server. It opens once
-the level's lessons are done; passing it lets the level's certificate be issued."""
+the level's lessons are done; passing it lets the level's certificate be issued. Looking at
+it (`standing`) changes nothing; a sitting starts, and uses one of the day's attempts, only
+through `start` (a POST), so no link or cross-site navigation can start one."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.core.clock import local_day
-from app.core.errors import Conflict, NotFound, TooManyRequests
+from app.core.errors import AppError, Conflict, NotFound, TooManyRequests
 from app.learning import quiz
 from app.learning.progress import level_standing
 from app.models import FinalTestAttempt, Lesson, LessonVersion, Level
@@ -81,50 +83,111 @@ def drawn_of(session: Session, attempt: FinalTestAttempt) -> list[quiz.Drawn]:
     return out
 
 
-def open_attempt(
+def running_attempt(
+    session: Session, *, user_id: int, level_number: int, now: datetime | None
+) -> FinalTestAttempt | None:
+    """The learner's unanswered sitting: one still within its time (`now`), or the latest
+    whatever its deadline (`now=None`: to show its form again with an error)."""
+    query = select(FinalTestAttempt).where(
+        FinalTestAttempt.user_id == user_id,
+        FinalTestAttempt.level_number == level_number,
+        FinalTestAttempt.submitted_at.is_(None),
+    )
+    if now is not None:
+        query = query.where(FinalTestAttempt.deadline_at > now)
+    return session.scalar(query.order_by(FinalTestAttempt.id.desc()).limit(1))
+
+
+def sat_today(
     session: Session, *, user_id: int, level_number: int, settings: Settings, now: datetime
-) -> tuple[FinalTestAttempt, Rule]:
-    """The learner's running sitting, or a new draw once the level's lessons are done."""
-    level, rule = _level(session, level_number)
-    done, _average = level_standing(session, user_id, level_number)
+) -> int:
+    """Sittings started today (each uses one of FINAL_TEST_ATTEMPTS_PER_DAY)."""
+    today = local_day(now, settings.tz)
+    return (
+        session.scalar(
+            select(func.count()).where(
+                FinalTestAttempt.user_id == user_id,
+                FinalTestAttempt.level_number == level_number,
+                FinalTestAttempt.day == today,
+            )
+        )
+        or 0
+    )
+
+
+def _check_may_sit(session: Session, level: Level, *, user_id: int) -> None:
+    """The level's lessons are done and the test is not passed yet."""
+    done, _average = level_standing(session, user_id, level.number)
     needed = int(level.certificate.get("lessons_passed", 1))
     if done < needed:
         raise Conflict(
-            f"Hãy hoàn thành đủ {needed} bài học của Bậc {level_number} (bạn đã xong {done}) "
+            f"Hãy hoàn thành đủ {needed} bài học của Bậc {level.number} (bạn đã xong {done}) "
             "trước khi làm bài kiểm tra cuối bậc.",
             code="lessons_first",
         )
-    if passed(session, user_id, level_number):
+    if passed(session, user_id, level.number):
         raise Conflict(
-            f"Bạn đã vượt qua bài kiểm tra cuối Bậc {level_number}.", code="already_passed"
+            f"Bạn đã vượt qua bài kiểm tra cuối Bậc {level.number}.", code="already_passed"
         )
-    running = session.scalar(
-        select(FinalTestAttempt)
-        .where(
-            FinalTestAttempt.user_id == user_id,
-            FinalTestAttempt.level_number == level_number,
-            FinalTestAttempt.submitted_at.is_(None),
-            FinalTestAttempt.deadline_at > now,
-        )
-        .order_by(FinalTestAttempt.id.desc())
-        .limit(1)
-    )
-    if running is not None:
-        return running, rule
-    today = local_day(now, settings.tz)
-    sat_today = session.scalar(
-        select(func.count()).where(
-            FinalTestAttempt.user_id == user_id,
-            FinalTestAttempt.level_number == level_number,
-            FinalTestAttempt.day == today,
-        )
-    )
-    if (sat_today or 0) >= settings.final_test_attempts_per_day:
+
+
+def _check_attempts_left(sat: int, settings: Settings) -> None:
+    if sat >= settings.final_test_attempts_per_day:
         raise TooManyRequests(
-            f"Hôm nay bạn đã làm bài kiểm tra cuối bậc {sat_today} lần. "
+            f"Hôm nay bạn đã làm bài kiểm tra cuối bậc {sat} lần. "
             "Hãy ôn lại các bài học và quay lại vào ngày mai.",
             code="final_test_limit",
         )
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What the learner sees before starting: the rule, a running sitting, or why a sitting
+    cannot start now (None: it can). Reading it changes nothing."""
+
+    rule: Rule
+    running: FinalTestAttempt | None
+    blocked: AppError | None
+    sat_today: int
+    attempts_per_day: int
+
+    @property
+    def attempts_left(self) -> int:
+        return max(0, self.attempts_per_day - self.sat_today)
+
+
+def standing(
+    session: Session, *, user_id: int, level_number: int, settings: Settings, now: datetime
+) -> Standing:
+    """The rules, the running sitting and what stands in the way, for GET: never starts a
+    sitting nor uses an attempt (starting is `start`, behind a POST)."""
+    level, rule = _level(session, level_number)
+    sat = sat_today(session, user_id=user_id, level_number=level_number, settings=settings, now=now)
+    running, blocked = None, None
+    try:
+        _check_may_sit(session, level, user_id=user_id)
+        running = running_attempt(session, user_id=user_id, level_number=level_number, now=now)
+        if running is None:
+            _check_attempts_left(sat, settings)
+    except AppError as exc:
+        blocked = exc
+    return Standing(rule, running, blocked, sat, settings.final_test_attempts_per_day)
+
+
+def start(
+    session: Session, *, user_id: int, level_number: int, settings: Settings, now: datetime
+) -> tuple[FinalTestAttempt, Rule]:
+    """Start a timed sitting (using one of the day's attempts) once the level's lessons are
+    done; the running one when there is one, so a repeated POST starts nothing new."""
+    level, rule = _level(session, level_number)
+    _check_may_sit(session, level, user_id=user_id)
+    running = running_attempt(session, user_id=user_id, level_number=level_number, now=now)
+    if running is not None:
+        return running, rule
+    _check_attempts_left(
+        sat_today(session, user_id=user_id, level_number=level_number, settings=settings, now=now),
+        settings,
+    )
     pool: list[dict[str, Any]] = []  # every quiz question of the level, marked with its lesson
     for lesson_id, version_id, content in session.execute(
         select(Lesson.id, LessonVersion.id, LessonVersion.content)
@@ -152,7 +215,7 @@ def open_attempt(
     attempt = FinalTestAttempt(
         user_id=user_id,
         level_number=level_number,
-        day=today,
+        day=local_day(now, settings.tz),
         questions=questions,
         deadline_at=now + timedelta(minutes=rule.minutes),
     )

@@ -1,18 +1,19 @@
-"""The level's final test as plain pages: the sitting (a form with a time limit), its
-result, and what stands in the way when it cannot open yet."""
+"""The level's final test as plain pages: the rules with a "Bắt đầu" form (a POST starts
+the timed sitting: opening the page never does), the sitting (a form with a time limit),
+its result, and what stands in the way when it cannot open yet."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from app.auth.dependencies import CsrfProtected, SettingsDep, SignedIn
 from app.certificates.service import live_certificate
 from app.core.errors import AppError, NotFound
+from app.core.ids import Id, parse_id
 from app.db import SessionDep, savepoint
 from app.learning import final_test, quiz
 from app.learning.pages import form_answers
@@ -34,38 +35,22 @@ def _page(
     status_code: int = 200,
     result: final_test.FinalTestResult | None = None,
 ) -> Response:
+    """The rules and a "Bắt đầu" button, the running sitting's form, a result, or what
+    stands in the way. Rendering it never starts a sitting (that is the start form's POST)."""
     level = session.get(Level, level_number)
     if level is None or final_test.rule_of(level) is None:
         raise NotFound("Bậc này không có bài kiểm tra cuối bậc.")
-    sitting, rule, blocked = None, final_test.rule_of(level), ""
-    if result is None and not error:
-        try:
-            with savepoint(session):
-                attempt, rule = final_test.open_attempt(
-                    session,
-                    user_id=user_id,
-                    level_number=level_number,
-                    settings=settings,
-                    now=utcnow(),
-                )
-            sitting = (attempt, quiz.shown(final_test.drawn_of(session, attempt)))
-        except AppError as exc:
-            if exc.status_code == 404:
-                raise
-            blocked, status_code = exc.message, exc.status_code
-    elif error:
-        running = session.scalar(
-            select(FinalTestAttempt)
-            .where(
-                FinalTestAttempt.user_id == user_id,
-                FinalTestAttempt.level_number == level_number,
-                FinalTestAttempt.submitted_at.is_(None),
-            )
-            .order_by(FinalTestAttempt.id.desc())
-            .limit(1)
+    state = final_test.standing(
+        session, user_id=user_id, level_number=level_number, settings=settings, now=utcnow()
+    )
+    running = state.running
+    if running is None and error:  # the form again, with the error above it
+        running = final_test.running_attempt(
+            session, user_id=user_id, level_number=level_number, now=None
         )
-        if running is not None:  # the form again, with the error above it
-            sitting = (running, quiz.shown(final_test.drawn_of(session, running)))
+    sitting = None
+    if result is None and running is not None:
+        sitting = (running, quiz.shown(final_test.drawn_of(session, running)))
     held = live_certificate(session, user_id, level_number)
     return render(
         request,
@@ -73,9 +58,11 @@ def _page(
         {
             "section": "levels",
             "level": level,
-            "rule": rule,
+            "rule": state.rule,
             "sitting": sitting,
-            "blocked": blocked,
+            "blocked": state.blocked.message if state.blocked and not sitting else "",
+            "attempts_left": state.attempts_left,
+            "attempts_per_day": state.attempts_per_day,
             "error": error,
             "result": result,
             "certificate": held,
@@ -91,7 +78,7 @@ def final_test_page(
     principal: SignedIn,
     session: SessionDep,
     settings: SettingsDep,
-    result: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    result: Id | None = None,
 ) -> Response:
     shown = None
     if result is not None:
@@ -112,6 +99,40 @@ def final_test_page(
     )
 
 
+@router.post("/levels/{level_number}/final-test/start", dependencies=[CsrfProtected])
+def final_test_start(
+    request: Request,
+    level_number: LevelNumber,
+    principal: SignedIn,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """The "Bắt đầu" button: starts a timed sitting (or finds the running one), then shows
+    it; what stands in the way is shown on the page instead."""
+    try:
+        with savepoint(session):
+            final_test.start(
+                session,
+                user_id=principal.user.id,
+                level_number=level_number,
+                settings=settings,
+                now=utcnow(),
+            )
+    except AppError as exc:
+        if exc.status_code in (403, 404):
+            raise
+        return _page(
+            request,
+            session,
+            level_number,
+            user_id=principal.user.id,
+            settings=settings,
+            error=exc.message,
+            status_code=exc.status_code,
+        )
+    return redirect(f"/levels/{level_number}/final-test")
+
+
 @router.post("/levels/{level_number}/final-test", dependencies=[CsrfProtected])
 async def final_test_submit(
     request: Request,
@@ -130,7 +151,7 @@ async def final_test_submit(
                     session,
                     user_id=principal.user.id,
                     level_number=level_number,
-                    attempt_id=int(raw_attempt) if raw_attempt.isdigit() else 0,
+                    attempt_id=parse_id(raw_attempt) or 0,
                     answers=form_answers(form),
                     settings=settings,
                     now=utcnow(),

@@ -16,6 +16,7 @@ from app.auth.dependencies import CsrfProtected, LimiterDep, SettingsDep, Signed
 from app.auth.scope import is_in_scope
 from app.core.clock import local_day
 from app.core.errors import AppError, NotFound, TooManyRequests
+from app.core.ids import Id, parse_id
 from app.core.markdown import render_markdown
 from app.core.media import media_path
 from app.curriculum.schema import BAND_LABELS
@@ -23,6 +24,7 @@ from app.db import SessionDep, savepoint
 from app.gamification.service import BoardsDep
 from app.grading.kick import grade_after_commit
 from app.learning import path, quiz, service, submissions
+from app.learning.router import DraftAccount, check_draft_account
 from app.learning.schemas import rubric_of, submission_out
 from app.learning.submissions import MEDIA_FOLDER
 from app.mentoring import mentors, questions, review, teach_backs
@@ -212,7 +214,7 @@ def lesson_page(
     principal: SignedIn,
     session: SessionDep,
     settings: SettingsDep,
-    quiz_attempt: Annotated[int | None, Query(alias="quiz")] = None,
+    quiz_attempt: Annotated[Id | None, Query(alias="quiz")] = None,
 ) -> Response:
     result = None
     if quiz_attempt is not None:
@@ -263,7 +265,7 @@ async def quiz_submit(
                 result = quiz.answer_attempt(
                     session,
                     user_id=principal.user.id,
-                    attempt_id=int(raw_attempt) if raw_attempt.isdigit() else 0,
+                    attempt_id=parse_id(raw_attempt) or 0,
                     answers=answers,
                     settings=settings,
                     now=utcnow(),
@@ -300,7 +302,9 @@ async def submission_submit(
     kind: Annotated[SubmissionKind, Form()] = SubmissionKind.challenge,
     image: Annotated[UploadFile | None, File()] = None,
     share_consent: Annotated[bool, Form()] = False,
+    account: DraftAccount = None,
 ) -> Response:
+    check_draft_account(principal, account)  # an error page: the text is not shown back
     data = await image.read(settings.upload_max_bytes + 1) if image and image.filename else None
 
     def work() -> Response:

@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, File, Form, Path, Request, UploadFile, status
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.auth.dependencies import LimiterDep, SettingsDep, SignedIn
-from app.core.errors import Invalid
+from app.auth.service import Principal
+from app.core.errors import Conflict, Invalid
+from app.core.ids import Id
 from app.db import SessionDep
 from app.gamification.service import BoardsDep
 from app.grading.kick import grade_after_commit
@@ -30,11 +33,31 @@ from app.learning.schemas import (
     TodayOut,
     submission_out,
 )
-from app.models import LessonVersion, SubmissionKind, utcnow
+from app.models import FinalTestAttempt, LessonVersion, SubmissionKind, utcnow
+from app.openapi import errors
 
 router = APIRouter(tags=["learning"])
 LessonId = Annotated[str, Path(max_length=80, pattern=r"^[a-z0-9-]+$")]
 LevelNumber = Annotated[int, Path(ge=1, le=5)]
+DraftAccount = Annotated[
+    Id | None,
+    Form(
+        description="The account the draft was written under (lesson pages send it); "
+        "a draft of another account is refused with 409 `other_account`",
+    ),
+]
+
+
+def check_draft_account(principal: Principal, account: int | None) -> None:
+    """A draft is sent only under the account it was written under. Households share one
+    phone: a page the previous person left open (or their draft still in storage) must not
+    send their words, phone number included, as the next person's work."""
+    if account is not None and account != principal.user.id:
+        raise Conflict(
+            "Bài làm này được soạn khi một tài khoản khác đang đăng nhập trên máy này nên "
+            "không được gửi bằng tài khoản của bạn.",
+            code="other_account",
+        )
 
 
 def quiz_result_out(result: quiz.QuizResult) -> QuizResultOut:
@@ -65,7 +88,7 @@ def my_progress(principal: SignedIn, session: SessionDep, settings: SettingsDep)
     return service.progress_view(session, user=principal.user, settings=settings, now=utcnow())
 
 
-@router.get("/lessons/{lesson_id}/quiz", response_model=QuizOut)
+@router.get("/lessons/{lesson_id}/quiz", response_model=QuizOut, responses=errors(429))
 def lesson_quiz(
     lesson_id: LessonId, principal: SignedIn, session: SessionDep, settings: SettingsDep
 ) -> QuizOut:
@@ -82,7 +105,9 @@ def lesson_quiz(
     )
 
 
-@router.post("/lessons/{lesson_id}/quiz-attempts", response_model=QuizResultOut)
+@router.post(
+    "/lessons/{lesson_id}/quiz-attempts", response_model=QuizResultOut, responses=errors(409)
+)
 def answer_quiz(
     lesson_id: LessonId,
     body: QuizAnswersIn,
@@ -124,22 +149,29 @@ def final_test_result_out(
     )
 
 
-@router.get("/levels/{level_number}/final-test", response_model=FinalTestOut)
-def open_final_test(
-    level_number: LevelNumber, principal: SignedIn, session: SessionDep, settings: SettingsDep
-) -> FinalTestOut:
-    """The learner's running sitting of the level's final test, or a new draw (once the
-    level's lessons are done). Options are in display order; no answer is included."""
-    attempt, rule = final_test.open_attempt(
-        session,
-        user_id=principal.user.id,
-        level_number=level_number,
-        settings=settings,
-        now=utcnow(),
+class FinalTestStateOut(BaseModel):
+    """A level's final test before (or during) a sitting: reading it changes nothing."""
+
+    level: int
+    questions: int = Field(description="Questions drawn for a sitting")
+    pass_mark: int
+    minutes: int
+    attempts_per_day: int
+    attempts_left_today: int
+    can_start: bool = Field(description="POST .../final-test/start would start a sitting")
+    blocked: str | None = Field(description="Why a sitting cannot start now (Vietnamese)")
+    blocked_code: str | None = Field(
+        description="lessons_first, already_passed or final_test_limit"
     )
+    sitting: FinalTestOut | None = Field(description="The running sitting, when there is one")
+
+
+def final_test_out(
+    session: Session, attempt: FinalTestAttempt, rule: final_test.Rule
+) -> FinalTestOut:
     return FinalTestOut(
         attempt_id=attempt.id,
-        level=level_number,
+        level=attempt.level_number,
         pass_mark=rule.pass_mark,
         minutes=rule.minutes,
         deadline_at=attempt.deadline_at,
@@ -149,7 +181,59 @@ def open_final_test(
     )
 
 
-@router.post("/levels/{level_number}/final-test", response_model=FinalTestResultOut)
+@router.get("/levels/{level_number}/final-test", response_model=FinalTestStateOut)
+def final_test_state(
+    level_number: LevelNumber, principal: SignedIn, session: SessionDep, settings: SettingsDep
+) -> FinalTestStateOut:
+    """The level's final test: its rule, the day's attempts left, the running sitting (its
+    questions, in display order, no answers) or why one cannot start. Never starts a
+    sitting: that is POST /levels/{n}/final-test/start."""
+    state = final_test.standing(
+        session,
+        user_id=principal.user.id,
+        level_number=level_number,
+        settings=settings,
+        now=utcnow(),
+    )
+    rule = state.rule
+    return FinalTestStateOut(
+        level=level_number,
+        questions=rule.questions,
+        pass_mark=rule.pass_mark,
+        minutes=rule.minutes,
+        attempts_per_day=state.attempts_per_day,
+        attempts_left_today=state.attempts_left,
+        can_start=state.blocked is None,
+        blocked=state.blocked.message if state.blocked else None,
+        blocked_code=state.blocked.code if state.blocked else None,
+        sitting=final_test_out(session, state.running, rule) if state.running else None,
+    )
+
+
+@router.post(
+    "/levels/{level_number}/final-test/start",
+    response_model=FinalTestOut,
+    responses=errors(409, 429),
+)
+def start_final_test(
+    level_number: LevelNumber, principal: SignedIn, session: SessionDep, settings: SettingsDep
+) -> FinalTestOut:
+    """Start a timed sitting (once the level's lessons are done; it uses one of the day's
+    FINAL_TEST_ATTEMPTS_PER_DAY), or give back the running one. Options are in display
+    order; no answer is included."""
+    attempt, rule = final_test.start(
+        session,
+        user_id=principal.user.id,
+        level_number=level_number,
+        settings=settings,
+        now=utcnow(),
+    )
+    return final_test_out(session, attempt, rule)
+
+
+@router.post(
+    "/levels/{level_number}/final-test", response_model=FinalTestResultOut, responses=errors(409)
+)
 def answer_final_test(
     level_number: LevelNumber,
     body: FinalTestAnswersIn,
@@ -175,6 +259,7 @@ def answer_final_test(
     "/lessons/{lesson_id}/submissions",
     response_model=SubmissionOut,
     status_code=status.HTTP_201_CREATED,
+    responses=errors(409),
 )
 async def submit(
     lesson_id: LessonId,
@@ -189,11 +274,15 @@ async def submit(
     kind: Annotated[SubmissionKind, Form()] = SubmissionKind.challenge,
     image: Annotated[UploadFile | None, File()] = None,
     share_consent: Annotated[bool, Form()] = False,
+    account: DraftAccount = None,
 ) -> SubmissionOut:
     """Send a challenge (or teach-back) answer: multipart form with `text`, `client_id` (one
     per draft), `kind` and, where the lesson asks for one, `image`; for a teach-back,
     `share_consent=true` agrees that it may be featured under the lesson. It waits as
-    `queued` until it is graded; follow it with GET /submissions/{id}."""
+    `queued` until it is graded; follow it with GET /submissions/{id}. `account`, when
+    given, must be the caller's: lesson pages send the account the draft was written
+    under, so a draft never goes out under someone else's account on a shared phone."""
+    check_draft_account(principal, account)
     data = await image.read(settings.upload_max_bytes + 1) if image and image.filename else None
 
     def work() -> SubmissionOut:
@@ -219,7 +308,7 @@ async def submit(
 
 
 @router.get("/submissions/{submission_id}", response_model=SubmissionOut)
-def get_submission(submission_id: int, principal: SignedIn, session: SessionDep) -> SubmissionOut:
+def get_submission(submission_id: Id, principal: SignedIn, session: SessionDep) -> SubmissionOut:
     """Status (`queued`, `grading`, `graded`, `failed`), score, per-criterion bands and
     feedback of one of the learner's submissions."""
     submission = submissions.get_own_submission(

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.ids import Id
+from app.core.schemas import JsonIn
 from app.gamification.schemas import StreakOut
 from app.learning.path import LessonState, Status
 from app.models import LessonVersion, Submission, SubmissionKind, SubmissionStatus
@@ -98,10 +100,10 @@ class QuizOut(BaseModel):
     questions: list[QuizQuestionOut]
 
 
-class QuizAnswersIn(BaseModel):
+class QuizAnswersIn(JsonIn):
     model_config = ConfigDict(extra="forbid")
 
-    attempt_id: int
+    attempt_id: Id
     answers: dict[str, Any] = Field(
         max_length=20,
         description="Question id → an option position (single), a list of positions "
@@ -118,10 +120,10 @@ class FinalTestOut(BaseModel):
     questions: list[QuizQuestionOut]
 
 
-class FinalTestAnswersIn(BaseModel):
+class FinalTestAnswersIn(JsonIn):
     model_config = ConfigDict(extra="forbid")
 
-    attempt_id: int
+    attempt_id: Id
     answers: dict[str, Any] = Field(max_length=40, description="As for a lesson's quiz")
 
 
@@ -179,7 +181,7 @@ class SubmissionOut(BaseModel):
     )
 
 
-class HeartbeatIn(BaseModel):
+class HeartbeatIn(JsonIn):
     model_config = ConfigDict(extra="forbid")
 
     lesson_id: str = Field(max_length=80, pattern=r"^[a-z0-9-]+$")

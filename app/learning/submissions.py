@@ -113,7 +113,10 @@ def create_submission(
     image_name = None
     if image:
         jpeg = reencode_image(
-            image, max_bytes=settings.upload_max_bytes, max_side=settings.image_max_side
+            image,
+            max_bytes=settings.upload_max_bytes,
+            max_side=settings.image_max_side,
+            max_pixels=settings.image_max_pixels,
         )
         image_name = save_media(settings.media_dir, MEDIA_FOLDER, jpeg, "jpg")
     submission = Submission(

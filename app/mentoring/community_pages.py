@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from typing import Annotated, cast
 
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.auth.dependencies import CsrfProtected, SettingsDep, SignedIn
 from app.auth.service import Principal
 from app.core.clock import local_day
 from app.core.errors import AppError
+from app.core.ids import Id
 from app.db import SessionDep, savepoint
 from app.gamification import periods
 from app.mentoring import credit, teach_backs
@@ -22,7 +23,6 @@ from app.templating import redirect, render, safe_next
 
 router = APIRouter(include_in_schema=False)
 
-SubmissionId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Word = Annotated[str, Query(max_length=20)]
 BOARD_PERIODS: tuple[periods.PeriodName, ...] = ("week", "month", "all")
 DONE_MESSAGES = {
@@ -152,7 +152,7 @@ def _back(level: int | None, done: str, lesson_id: str) -> str:
 @router.post("/mentor/teach-backs/{submission_id}/feature", dependencies=[CsrfProtected])
 def feature_submit(
     request: Request,
-    submission_id: SubmissionId,
+    submission_id: Id,
     principal: MentorOrAdmin,
     session: SessionDep,
     settings: SettingsDep,
@@ -180,7 +180,7 @@ def feature_submit(
 @router.post("/mentor/teach-backs/{submission_id}/unfeature", dependencies=[CsrfProtected])
 def unfeature_submit(
     request: Request,
-    submission_id: SubmissionId,
+    submission_id: Id,
     principal: MentorOrAdmin,
     session: SessionDep,
     settings: SettingsDep,
@@ -222,7 +222,7 @@ def my_teach_backs(
 
 @router.post("/submissions/{submission_id}/consent", dependencies=[CsrfProtected])
 def consent_submit(
-    submission_id: SubmissionId,
+    submission_id: Id,
     principal: SignedIn,
     session: SessionDep,
     share_consent: Annotated[bool, Form()] = False,

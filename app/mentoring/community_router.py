@@ -20,16 +20,17 @@ from app.auth.scope import ensure_in_scope
 from app.auth.service import Principal
 from app.core.clock import local_day
 from app.core.errors import NotFound
+from app.core.ids import Id
+from app.core.schemas import JsonIn
 from app.db import SessionDep
 from app.gamification.periods import PeriodName
 from app.learning import path
 from app.mentoring import credit, teach_backs
 from app.models import Role, Unit, utcnow
+from app.openapi import errors
 
 router = APIRouter(tags=["mentoring"])
 LessonId = Annotated[str, Path(max_length=80, pattern=r"^[a-z0-9-]+$")]
-SubmissionId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-UnitId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 LevelFilter = Annotated[int | None, Query(ge=1, le=5)]
 # who may feature: the rule admits mentors and admins; the service checks levels and scope
 MentorOrAdmin = Annotated[Principal, Depends(RequireRole(Role.mentor, *ADMIN_ROLES))]
@@ -74,7 +75,7 @@ class FeatureOut(BaseModel):
     points_awarded: int = Field(description="Points written now (0 when paid before)")
 
 
-class ConsentIn(BaseModel):
+class ConsentIn(JsonIn):
     model_config = ConfigDict(extra="forbid")
 
     share_consent: bool
@@ -160,7 +161,7 @@ def lesson_teach_backs(
 
 @router.post("/submissions/{submission_id}/consent", response_model=ConsentOut)
 def set_consent(
-    submission_id: SubmissionId, body: ConsentIn, principal: SignedIn, session: SessionDep
+    submission_id: Id, body: ConsentIn, principal: SignedIn, session: SessionDep
 ) -> ConsentOut:
     """The author gives or withdraws consent to feature their teach-back; withdrawing
     takes it down from under the lesson."""
@@ -197,9 +198,11 @@ def mentor_teach_backs(
     ]
 
 
-@router.post("/mentor/teach-backs/{submission_id}/feature", response_model=FeatureOut)
+@router.post(
+    "/mentor/teach-backs/{submission_id}/feature", response_model=FeatureOut, responses=errors(409)
+)
 def feature(
-    submission_id: SubmissionId,
+    submission_id: Id,
     principal: MentorOrAdmin,
     session: SessionDep,
     settings: SettingsDep,
@@ -216,10 +219,12 @@ def feature(
     return FeatureOut(**outcome.__dict__)
 
 
-@router.post("/mentor/teach-backs/{submission_id}/unfeature", response_model=FeatureOut)
-def unfeature(
-    submission_id: SubmissionId, principal: MentorOrAdmin, session: SessionDep
-) -> FeatureOut:
+@router.post(
+    "/mentor/teach-backs/{submission_id}/unfeature",
+    response_model=FeatureOut,
+    responses=errors(409),
+)
+def unfeature(submission_id: Id, principal: MentorOrAdmin, session: SessionDep) -> FeatureOut:
     """Take a featured teach-back down (its author keeps the points)."""
     outcome = teach_backs.unfeature(session, principal=principal, submission_id=submission_id)
     return FeatureOut(**outcome.__dict__)
@@ -259,9 +264,7 @@ def mentor_board(
 
 
 @router.get("/units/{unit_id}/mentors", response_model=UnitMentorsOut)
-def unit_mentors(
-    unit_id: UnitId, principal: AdminOrUnitAdmin, session: SessionDep
-) -> UnitMentorsOut:
+def unit_mentors(unit_id: Id, principal: AdminOrUnitAdmin, session: SessionDep) -> UnitMentorsOut:
     """Active mentors in the unit's subtree and in each child unit's (administrators in
     scope)."""
     unit = session.get(Unit, unit_id)

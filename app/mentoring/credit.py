@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, TextClause, and_, func, select, text, unio
 from sqlalchemy.orm import Session
 
 from app.gamification import periods
+from app.gamification.names import shown
 from app.mentoring.mentors import active_count_by_unit
 from app.models import (
     LEARNER_ROLES,
@@ -108,14 +109,15 @@ def board(
         func.row_number().over(order_by=(totals.c.points.desc(), totals.c.user_id)).label("pos"),
     ).subquery()
     named = (
-        select(ranked, User.full_name, Unit.name)
+        select(ranked, User.full_name, User.board_name, Unit.name)
         .join(User, User.id == ranked.c.user_id)
         .join(Unit, Unit.id == User.unit_id)
     )
 
     def row(r: object) -> CreditRow:
-        uid, pts, rank, pos, name, unit = tuple(r)  # type: ignore[call-overload]
-        return CreditRow(int(rank), int(pos), uid, name, unit, int(pts), uid == viewer_id)
+        uid, pts, rank, pos, full_name, choice, unit = tuple(r)  # type: ignore[call-overload]
+        seen = shown(full_name, unit, choice, own=uid == viewer_id, local=scope == "unit")
+        return CreditRow(int(rank), int(pos), uid, seen.name, seen.unit, int(pts), uid == viewer_id)
 
     top = [row(r) for r in session.execute(named.order_by(ranked.c.pos).limit(limit))]
     mine = next((r for r in top if r.is_me), None)

@@ -21,6 +21,7 @@ from app.gamification import streaks
 from app.learning.progress import lessons_needed, level_standing
 from app.models import LEARNER_ROLES, Level, Mentorship, MentorStatus, Role, Unit, User
 from app.notifications.service import notify
+from app.privacy.anonymous import refuse_anonymised
 
 OPEN = (MentorStatus.pending, MentorStatus.active)
 
@@ -178,6 +179,9 @@ def decide(
     """Confirm or turn down an application (the caller checked the actor's scope)."""
     if row.status != MentorStatus.pending:
         raise Conflict("Đơn đăng ký này đã được xử lý.")
+    applicant = session.get(User, row.user_id)
+    assert applicant is not None
+    refuse_anonymised(applicant)
     _settle(
         session,
         row,

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.auth.dependencies import (
     AdminOrUnitAdmin,
@@ -22,6 +23,7 @@ from app.auth.scope import scope_path
 from app.auth.service import Principal
 from app.config import Settings
 from app.core.errors import AppError
+from app.core.ids import Id
 from app.core.markdown import render_markdown
 from app.db import SessionDep, savepoint
 from app.mentoring import credit, mentors, review
@@ -45,7 +47,6 @@ from app.models import (
 from app.templating import redirect, render
 
 router = APIRouter(include_in_schema=False)
-Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Level = Annotated[int, Path(ge=1, le=5)]
 Reason = Annotated[str, Form(max_length=500)]
 BAND_NAMES = {0: "Chưa có", 1: "Còn yếu", 2: "Đạt", 3: "Tốt"}
@@ -210,7 +211,8 @@ async def review_page(
     settings: SettingsDep,
     limiter: LimiterDep,
 ) -> Response:
-    """The rubric form: score_<criterion> (a band), comment_<criterion>, feedback."""
+    """The rubric form: score_<criterion> (a band), comment_<criterion>, feedback. The form
+    is read on the event loop; the database work runs in a thread."""
     form = await request.form()
     values = {k: str(v)[:2000] for k, v in form.items() if isinstance(v, str)}
     scores: dict[str, int] = {}
@@ -220,32 +222,36 @@ async def review_page(
             scores[key[6:]] = int(value)
         elif key.startswith("comment_"):
             comments[key[8:]] = value
-    try:
-        limit(limiter, f"review:{principal.user.id}", REVIEWS_PER_HOUR)
-        with savepoint(session):
-            item = review.submit_review(
+
+    def work() -> Response:
+        try:
+            limit(limiter, f"review:{principal.user.id}", REVIEWS_PER_HOUR)
+            with savepoint(session):
+                item = review.submit_review(
+                    session,
+                    principal,
+                    item_id=item_id,
+                    scores=scores,
+                    comments=comments,
+                    feedback=values.get("feedback", ""),
+                    settings=settings,
+                    now=utcnow(),
+                )
+        except AppError as exc:
+            item = review.get_item(session, item_id)
+            review.open_item(session, principal, item_id=item_id, settings=settings, now=utcnow())
+            return _item_page(
+                request,
                 session,
                 principal,
-                item_id=item_id,
-                scores=scores,
-                comments=comments,
-                feedback=values.get("feedback", ""),
-                settings=settings,
-                now=utcnow(),
+                item,
+                values=values,
+                error=exc.message,
+                status_code=exc.status_code,
             )
-    except AppError as exc:
-        item = review.get_item(session, item_id)
-        review.open_item(session, principal, item_id=item_id, settings=settings, now=utcnow())
-        return _item_page(
-            request,
-            session,
-            principal,
-            item,
-            values=values,
-            error=exc.message,
-            status_code=exc.status_code,
-        )
-    return redirect("/mentor?done=" + ("second" if item.status.value == "second" else "review"))
+        return redirect("/mentor?done=" + ("second" if item.status.value == "second" else "review"))
+
+    return await run_in_threadpool(work)
 
 
 @router.post("/submissions/{submission_id}/appeal", dependencies=[CsrfProtected])

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from app.auth.dependencies import CsrfProtected, SettingsDep, SignedIn
 from app.auth.service import Principal
 from app.core.errors import AppError
+from app.core.ids import Id
 from app.db import SessionDep, savepoint
 from app.mentoring import questions
 from app.mentoring.questions import PostType
@@ -160,16 +161,14 @@ def _thread_page(
 
 
 @router.get("/questions/{question_id}", response_class=HTMLResponse)
-def thread(
-    request: Request, question_id: int, principal: SignedIn, session: SessionDep
-) -> Response:
+def thread(request: Request, question_id: Id, principal: SignedIn, session: SessionDep) -> Response:
     return _thread_page(request, session, principal, question_id)
 
 
 @router.post("/questions/{question_id}/answers", dependencies=[CsrfProtected])
 def answer(
     request: Request,
-    question_id: int,
+    question_id: Id,
     principal: SignedIn,
     session: SessionDep,
     settings: SettingsDep,
@@ -222,7 +221,7 @@ def _thread_error(
 @router.post("/answers/{answer_id}/accept", dependencies=[CsrfProtected])
 def accept(
     request: Request,
-    answer_id: int,
+    answer_id: Id,
     principal: SignedIn,
     session: SessionDep,
     settings: SettingsDep,
@@ -250,7 +249,7 @@ def report(
     session: SessionDep,
     settings: SettingsDep,
     post_type: Annotated[PostType, Form()],
-    post_id: Annotated[int, Form()],
+    post_id: Annotated[Id, Form()],
     reason: Annotated[str, Form(max_length=40)] = "",
     note: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
@@ -337,7 +336,7 @@ def _moderation_route(post_type: PostType, hide: bool) -> Callable[..., Response
 
     def route(
         request: Request,
-        post_id: int,
+        post_id: Id,
         principal: Moderator,
         session: SessionDep,
         reason: Reason = "",

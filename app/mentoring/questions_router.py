@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, status
 
 from app.auth.dependencies import RequireRole, SettingsDep, SignedIn
 from app.auth.service import Principal
+from app.core.ids import Id
 from app.db import SessionDep
 from app.mentoring import questions
 from app.mentoring.questions import PostType
@@ -29,6 +30,7 @@ from app.mentoring.schemas_questions import (
     thread_out,
 )
 from app.models import utcnow
+from app.openapi import errors
 
 router = APIRouter(tags=["mentoring"])
 Moderator = Annotated[Principal, Depends(RequireRole(*questions.MODERATOR_ROLES))]
@@ -61,6 +63,7 @@ def lesson_questions(
     "/lessons/{lesson_id}/questions",
     response_model=PostedOut,
     status_code=status.HTTP_201_CREATED,
+    responses=errors(429),
 )
 def ask(
     lesson_id: LessonId,
@@ -84,7 +87,7 @@ def ask(
 
 
 @router.get("/questions/{question_id}", response_model=ThreadOut)
-def get_question(question_id: int, principal: SignedIn, session: SessionDep) -> ThreadOut:
+def get_question(question_id: Id, principal: SignedIn, session: SessionDep) -> ThreadOut:
     """A question with its answers (the accepted one first)."""
     return thread_out(
         questions.get_thread(
@@ -97,9 +100,10 @@ def get_question(question_id: int, principal: SignedIn, session: SessionDep) -> 
     "/questions/{question_id}/answers",
     response_model=PostedOut,
     status_code=status.HTTP_201_CREATED,
+    responses=errors(409, 429),
 )
 def answer(
-    question_id: int,
+    question_id: Id,
     body: AnswerIn,
     principal: SignedIn,
     session: SessionDep,
@@ -118,9 +122,9 @@ def answer(
     return posted_out(questions.post_view(session, reader=reader, post=row), masked)
 
 
-@router.post("/answers/{answer_id}/accept", response_model=PostOut)
+@router.post("/answers/{answer_id}/accept", response_model=PostOut, responses=errors(409))
 def accept(
-    answer_id: int, principal: SignedIn, session: SessionDep, settings: SettingsDep
+    answer_id: Id, principal: SignedIn, session: SessionDep, settings: SettingsDep
 ) -> PostOut:
     """The asker accepts one answer, once and for good (409 after that); its author earns
     `points_answer_accepted` (not for answering one's own question)."""
@@ -131,7 +135,12 @@ def accept(
     return post_out(questions.post_view(session, reader=reader, post=row))
 
 
-@router.post("/reports", response_model=ReportedOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/reports",
+    response_model=ReportedOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(404, 409),
+)
 def report(
     body: ReportIn, principal: SignedIn, session: SessionDep, settings: SettingsDep
 ) -> ReportedOut:
@@ -175,32 +184,32 @@ def _unhide(
     return post_out(questions.post_view(session, reader=reader, post=post))
 
 
-@router.post("/questions/{question_id}/hide", response_model=PostOut)
+@router.post("/questions/{question_id}/hide", response_model=PostOut, responses=errors(409))
 def hide_question(
-    question_id: int, body: HideIn, principal: Moderator, session: SessionDep
+    question_id: Id, body: HideIn, principal: Moderator, session: SessionDep
 ) -> PostOut:
     """Moderators hide a question in their scope with a reason; open reports are resolved."""
     return _hide(principal, session, "question", question_id, body.reason)
 
 
-@router.post("/questions/{question_id}/unhide", response_model=PostOut)
+@router.post("/questions/{question_id}/unhide", response_model=PostOut, responses=errors(409))
 def unhide_question(
-    question_id: int, principal: Moderator, session: SessionDep, body: UnhideIn | None = None
+    question_id: Id, principal: Moderator, session: SessionDep, body: UnhideIn | None = None
 ) -> PostOut:
     """Moderators show a hidden question again, or keep a reported one visible; either way
     its open reports are dismissed (409 for a visible question nobody reported)."""
     return _unhide(principal, session, "question", question_id, body.note if body else "")
 
 
-@router.post("/answers/{answer_id}/hide", response_model=PostOut)
-def hide_answer(answer_id: int, body: HideIn, principal: Moderator, session: SessionDep) -> PostOut:
+@router.post("/answers/{answer_id}/hide", response_model=PostOut, responses=errors(409))
+def hide_answer(answer_id: Id, body: HideIn, principal: Moderator, session: SessionDep) -> PostOut:
     """Moderators hide an answer (scope: its question's) with a reason."""
     return _hide(principal, session, "answer", answer_id, body.reason)
 
 
-@router.post("/answers/{answer_id}/unhide", response_model=PostOut)
+@router.post("/answers/{answer_id}/unhide", response_model=PostOut, responses=errors(409))
 def unhide_answer(
-    answer_id: int, principal: Moderator, session: SessionDep, body: UnhideIn | None = None
+    answer_id: Id, principal: Moderator, session: SessionDep, body: UnhideIn | None = None
 ) -> PostOut:
     """Moderators show a hidden answer again, or keep a reported one (as for questions)."""
     return _unhide(principal, session, "answer", answer_id, body.note if body else "")

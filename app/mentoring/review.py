@@ -216,7 +216,7 @@ def appeal(
         target_type="submission",
         target_id=submission_id,
         unit_path=unit_path,
-        details={"item": item.id, "score": item.auto_score, "reason": text},
+        details={"item": item.id, "score": item.auto_score},  # the words stay on the item
     )
     return item
 

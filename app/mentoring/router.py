@@ -14,6 +14,7 @@ from app.auth.scope import ensure_in_scope, scope_path
 from app.auth.service import Principal
 from app.config import Settings
 from app.core.errors import NotFound
+from app.core.ids import Id
 from app.core.ratelimit import RateLimiter, enforce
 from app.db import SessionDep
 from app.grading.pipeline import FLAG_LABELS
@@ -44,9 +45,9 @@ from app.models import (
     User,
     utcnow,
 )
+from app.openapi import errors
 
 router = APIRouter(tags=["mentoring"])
-Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Level = Annotated[int, Path(ge=1, le=5)]
 APPEALS_PER_HOUR = 10
 REVIEWS_PER_HOUR = 120
@@ -195,7 +196,12 @@ def my_mentoring(principal: SignedIn, session: SessionDep, settings: SettingsDep
     return mentoring_out(session, principal.user, settings)
 
 
-@router.post("/me/mentoring/{level}/apply", response_model=MentoringOut, status_code=201)
+@router.post(
+    "/me/mentoring/{level}/apply",
+    response_model=MentoringOut,
+    status_code=201,
+    responses=errors(409),
+)
 def apply_to_mentor(
     level: Level, principal: SignedIn, session: SessionDep, settings: SettingsDep
 ) -> MentoringOut:
@@ -203,7 +209,7 @@ def apply_to_mentor(
     return mentoring_out(session, principal.user, settings)
 
 
-@router.post("/me/mentoring/{level}/step-down", response_model=MentoringOut)
+@router.post("/me/mentoring/{level}/step-down", response_model=MentoringOut, responses=errors(409))
 def step_down(
     level: Level,
     body: ReasonIn,
@@ -229,7 +235,12 @@ def step_down(
     return mentoring_out(session, principal.user, settings)
 
 
-@router.post("/submissions/{submission_id}/appeal", response_model=AppealOut, status_code=201)
+@router.post(
+    "/submissions/{submission_id}/appeal",
+    response_model=AppealOut,
+    status_code=201,
+    responses=errors(409),
+)
 def appeal_grade(
     submission_id: Id,
     body: AppealIn,
@@ -267,7 +278,7 @@ def mentor_queue(principal: SignedIn, session: SessionDep) -> QueueOut:
     return queue_out(session, review.queue(session, principal, now=utcnow()))
 
 
-@router.get("/mentor/items/{item_id}", response_model=ItemOut)
+@router.get("/mentor/items/{item_id}", response_model=ItemOut, responses=errors(409))
 def mentor_item(
     item_id: Id, principal: SignedIn, session: SessionDep, settings: SettingsDep
 ) -> ItemOut:
@@ -276,7 +287,7 @@ def mentor_item(
     return item_out(review.item_view(session, item), principal)
 
 
-@router.post("/mentor/items/{item_id}/review", response_model=ItemOut)
+@router.post("/mentor/items/{item_id}/review", response_model=ItemOut, responses=errors(409))
 def mentor_review(
     item_id: Id,
     body: ReviewIn,
@@ -319,7 +330,9 @@ def mentorship_in_scope(session: Session, principal: Principal, mentorship_id: i
     return row
 
 
-@router.post("/admin/mentors/{mentorship_id}/{action}", response_model=MentorshipOut)
+@router.post(
+    "/admin/mentors/{mentorship_id}/{action}", response_model=MentorshipOut, responses=errors(409)
+)
 def mentor_action(
     mentorship_id: Id,
     action: Annotated[str, Path(pattern="^(confirm|reject|remove)$")],

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from app.core.schemas import JsonIn
+from app.curriculum.schema import BANDS
 
 
 class MentorLevelOut(BaseModel):
@@ -24,7 +28,7 @@ class MentoringOut(BaseModel):
     levels: list[MentorLevelOut]
 
 
-class ReasonIn(BaseModel):
+class ReasonIn(JsonIn):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(default="", max_length=300)
@@ -94,15 +98,18 @@ class ItemOut(BaseModel):
     claimed_until: datetime | None
 
 
-class ReviewIn(BaseModel):
+Band = Annotated[int, Field(ge=min(BANDS), le=max(BANDS))]
+
+
+class ReviewIn(JsonIn):
     model_config = ConfigDict(extra="forbid")
 
-    scores: dict[str, int] = Field(description="criterion id → band (0–3)", max_length=20)
+    scores: dict[str, Band] = Field(description="criterion id → band (0–3)", max_length=20)
     comments: dict[str, str] = Field(default_factory=dict, max_length=20)
     feedback: str = Field(max_length=2000, description="what the learner reads")
 
 
-class AppealIn(BaseModel):
+class AppealIn(JsonIn):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(max_length=500)

@@ -7,20 +7,22 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.ids import Id
+from app.core.schemas import JsonIn
 from app.mentoring.questions import MASKED_NOTICE, PostView, QueueItem, Thread
 
 
-class QuestionIn(BaseModel):
+class QuestionIn(JsonIn):
     body: str = Field(max_length=20_000, description="10–1000 characters after trimming")
 
 
-class AnswerIn(BaseModel):
+class AnswerIn(JsonIn):
     body: str = Field(max_length=20_000, description="5–2000 characters after trimming")
 
 
-class ReportIn(BaseModel):
+class ReportIn(JsonIn):
     post_type: Literal["question", "answer"]
-    post_id: int
+    post_id: Id
     reason: str = Field(
         max_length=40,
         description="spam | misinformation | personal_data | abuse | other",
@@ -28,11 +30,11 @@ class ReportIn(BaseModel):
     note: str = Field(default="", max_length=2000, description="at most 300 characters")
 
 
-class HideIn(BaseModel):
+class HideIn(JsonIn):
     reason: str = Field(max_length=2000, description="3–300 characters, shown in the post's place")
 
 
-class UnhideIn(BaseModel):
+class UnhideIn(JsonIn):
     note: str = Field(default="", max_length=2000, description="at most 300 characters")
 
 
@@ -91,7 +93,7 @@ class PostedOut(BaseModel):
 class ReportedOut(BaseModel):
     id: int
     post_type: Literal["question", "answer"]
-    post_id: int
+    post_id: Id
     hidden_now: bool = Field(description="This report hid the post until a moderator looks")
 
 

@@ -22,6 +22,14 @@ class Role(enum.StrEnum):
 
 LEARNER_ROLES = (Role.learner, Role.mentor)  # who learns: boards, reports, mentoring
 
+
+class BoardName(enum.StrEnum):
+    """How a learner appears to other people on boards (app.gamification.names)."""
+
+    short = "short"  # given name and family-name initial: Cường N. (the default)
+    full = "full"  # the full name, with the unit
+
+
 ROLE_LABELS: dict[Role, str] = {
     Role.learner: "Học viên",
     Role.mentor: "Người hướng dẫn",
@@ -48,6 +56,9 @@ class User(IdMixin, TimestampMixin, Base):
     must_change_password: Mapped[bool] = mapped_column(default=False)
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column()
+    board_name: Mapped[BoardName] = mapped_column(
+        enum_column(BoardName, 8), default=BoardName.short, server_default=BoardName.short.value
+    )
 
     unit: Mapped[Unit] = relationship(lazy="raise")
     group: Mapped[LearnerGroup | None] = relationship(lazy="raise")

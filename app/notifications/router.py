@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth.dependencies import SignedIn
+from app.core.ids import Id
+from app.core.schemas import JsonIn
 from app.db import SessionDep
 from app.models import Notification, utcnow
 from app.notifications import service
@@ -31,10 +32,10 @@ class NotificationsOut(BaseModel):
     items: list[NotificationOut]
 
 
-class ReadIn(BaseModel):
+class ReadIn(JsonIn):
     model_config = ConfigDict(extra="forbid")
 
-    ids: list[int] | None = Field(default=None, max_length=200, description="all when absent")
+    ids: list[Id] | None = Field(default=None, max_length=200, description="all when absent")
 
 
 class ReadOut(BaseModel):
@@ -58,7 +59,7 @@ def notification_out(note: Notification) -> NotificationOut:
 def my_notifications(
     principal: SignedIn,
     session: SessionDep,
-    before: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    before: Id | None = None,
 ) -> NotificationsOut:
     """The newest first, 30 at a time (`before` pages back), and the unread count."""
     user_id = principal.user.id

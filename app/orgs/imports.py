@@ -34,6 +34,7 @@ from app.models import (
 from app.orgs import service as orgs
 from app.orgs.schemas import Credential, ImportOut, ImportRowError
 from app.orgs.tabular import Row, read_table
+from app.privacy.anonymous import is_anonymised
 
 UNIT_COLUMNS: dict[str, tuple[str, ...]] = {
     "code": ("ma", "ma_don_vi", "code"),
@@ -93,6 +94,18 @@ _ROLE_WORDS: dict[str, Role] = {
     "quan tri don vi": Role.unit_admin,
     "unit_admin": Role.unit_admin,
 }
+
+
+# `mentor` comes from a mentorship (app.mentoring.mentors); a row may keep it for an
+# account that is already a mentor, never give it.
+MENTOR_ROLE_MESSAGE = (
+    "Không giao được vai trò người hướng dẫn qua tệp nhập: người học trở thành người hướng "
+    "dẫn khi đăng ký hướng dẫn một bậc và được quản trị đơn vị xác nhận."
+)
+ANONYMISED_ROW = (
+    "Tài khoản này đã bị xoá thông tin cá nhân theo yêu cầu của người học và không thể "
+    "cập nhật hay mở lại qua tệp nhập."
+)
 
 
 @dataclass
@@ -471,9 +484,7 @@ def _resolve_role(raw: str, actor_role: Role) -> Role | None:
         return None
     role = _ROLE_WORDS.get(fold(raw).replace("_", " ")) or _ROLE_WORDS.get(raw.strip())
     if role is None:
-        raise ValueError(
-            f"Vai trò “{raw}” không hợp lệ (học viên, người hướng dẫn, quản trị đơn vị)."
-        )
+        raise ValueError(f"Vai trò “{raw}” không hợp lệ (học viên, quản trị đơn vị).")
     if role == Role.unit_admin and actor_role != Role.admin:
         raise ValueError(f"Chỉ quản trị hệ thống mới được giao vai trò {ROLE_LABELS[role]}.")
     return role
@@ -527,9 +538,10 @@ def import_learners(
         except ValueError as exc:
             errors[row.line] = str(exc)
             continue
-        for key in (phone, email):
+        # the row's number, not the value: stored reports hold no phone numbers or e-mails
+        for key, label in ((phone, "Số điện thoại"), (email, "Thư điện tử")):
             if key and key in seen:
-                errors[row.line] = f"“{key}” bị lặp (đã có ở dòng {seen[key]})."
+                errors[row.line] = f"{label} bị lặp (đã có ở dòng {seen[key]})."
                 break
         if row.line in errors:
             continue
@@ -575,7 +587,13 @@ def import_learners(
         if user is not None and user.id in claimed:
             errors[row.line] = f"Tài khoản này đã có ở dòng {claimed[user.id]} của tệp."
             continue
+        if v["role"] == Role.mentor and (user is None or user.role != Role.mentor):
+            errors[row.line] = MENTOR_ROLE_MESSAGE
+            continue
         if user is not None:
+            if is_anonymised(user):
+                errors[row.line] = ANONYMISED_ROW
+                continue
             if not unit_paths.get(user.unit_id, "").startswith(scope_prefix):
                 errors[row.line] = "Tài khoản này đã có và thuộc một đơn vị ngoài phạm vi của bạn."
                 continue

@@ -9,8 +9,11 @@ from starlette.concurrency import run_in_threadpool
 
 from app.auth.dependencies import AdminOnly, AdminOrUnitAdmin, Public, SettingsDep
 from app.auth.scope import scope_path
+from app.core.ids import Id
+from app.core.routes import path_choice
 from app.db import SessionDep
 from app.models import ImportKind, Unit
+from app.openapi import errors
 from app.orgs import imports, service
 from app.orgs.schemas import (
     GroupIn,
@@ -24,6 +27,7 @@ from app.orgs.schemas import (
 )
 
 router = APIRouter(tags=["units"])
+path_choice("import_kind", ImportKind)  # {kind:import_kind}: learners or units only
 
 
 def unit_out(unit: Unit) -> UnitOut:
@@ -33,7 +37,7 @@ def unit_out(unit: Unit) -> UnitOut:
 @router.get("/units", response_model=list[UnitNode], dependencies=[Depends(Public())])
 def unit_tree(
     session: SessionDep,
-    parent_id: int | None = None,
+    parent_id: Id | None = None,
     depth: Annotated[int, Query(ge=1, le=6)] = 2,
 ) -> list[UnitNode]:
     """The active unit tree from `parent_id` (or the top) down `depth` levels. Deeper levels
@@ -52,7 +56,7 @@ def admin_units(
     principal: AdminOrUnitAdmin,
     session: SessionDep,
     q: Annotated[str | None, Query(max_length=100)] = None,
-    parent_id: int | None = None,
+    parent_id: Id | None = None,
 ) -> list[UnitOut]:
     """Units inside the caller's scope (a unit admin sees its own subtree only)."""
     units = service.list_units(
@@ -62,12 +66,16 @@ def admin_units(
 
 
 @router.get("/admin/units/{unit_id}", response_model=UnitOut, tags=["admin"])
-def admin_unit(unit_id: int, principal: AdminOrUnitAdmin, session: SessionDep) -> UnitOut:
+def admin_unit(unit_id: Id, principal: AdminOrUnitAdmin, session: SessionDep) -> UnitOut:
     return unit_out(service.get_unit_in_scope(session, principal, unit_id))
 
 
 @router.post(
-    "/admin/units", response_model=UnitOut, status_code=status.HTTP_201_CREATED, tags=["admin"]
+    "/admin/units",
+    response_model=UnitOut,
+    status_code=status.HTTP_201_CREATED,
+    tags=["admin"],
+    responses=errors(404, 409),
 )
 def create_unit(body: UnitIn, principal: AdminOrUnitAdmin, session: SessionDep) -> UnitOut:
     unit = service.add_unit(
@@ -83,7 +91,7 @@ def create_unit(body: UnitIn, principal: AdminOrUnitAdmin, session: SessionDep) 
 
 @router.patch("/admin/units/{unit_id}", response_model=UnitOut, tags=["admin"])
 def update_unit(
-    unit_id: int, body: UnitPatch, principal: AdminOrUnitAdmin, session: SessionDep
+    unit_id: Id, body: UnitPatch, principal: AdminOrUnitAdmin, session: SessionDep
 ) -> UnitOut:
     """Rename, retype, move (`parent_id`; null = top level, admins only) or (de)activate."""
     unit = service.change_unit(
@@ -93,7 +101,11 @@ def update_unit(
 
 
 @router.post(
-    "/admin/groups", response_model=GroupOut, status_code=status.HTTP_201_CREATED, tags=["admin"]
+    "/admin/groups",
+    response_model=GroupOut,
+    status_code=status.HTTP_201_CREATED,
+    tags=["admin"],
+    responses=errors(409),
 )
 def create_group(body: GroupIn, principal: AdminOnly, session: SessionDep) -> GroupOut:
     group = service.add_group(
@@ -109,7 +121,7 @@ def create_group(body: GroupIn, principal: AdminOnly, session: SessionDep) -> Gr
 
 @router.patch("/admin/groups/{group_id}", response_model=GroupOut, tags=["admin"])
 def update_group(
-    group_id: int, body: GroupPatch, principal: AdminOnly, session: SessionDep
+    group_id: Id, body: GroupPatch, principal: AdminOnly, session: SessionDep
 ) -> GroupOut:
     group = service.change_group(
         session, actor=principal, group_id=group_id, changes=body.model_dump(exclude_unset=True)
@@ -117,7 +129,12 @@ def update_group(
     return GroupOut.model_validate(group)
 
 
-@router.post("/admin/imports/{kind}", response_model=ImportOut, tags=["admin"])
+@router.post(
+    "/admin/imports/{kind:import_kind}",
+    response_model=ImportOut,
+    tags=["admin"],
+    responses=errors(405),
+)
 async def create_import(
     kind: ImportKind,
     principal: AdminOrUnitAdmin,
@@ -151,6 +168,11 @@ def list_imports(principal: AdminOrUnitAdmin, session: SessionDep) -> list[Impor
     return [imports.import_out(j) for j in imports.list_jobs(session, actor=principal)]
 
 
-@router.get("/admin/imports/{import_id}", response_model=ImportOut, tags=["admin"])
-def get_import(import_id: int, principal: AdminOrUnitAdmin, session: SessionDep) -> ImportOut:
+@router.get(
+    "/admin/imports/{import_id:int}",
+    response_model=ImportOut,
+    tags=["admin"],
+    responses=errors(405),
+)
+def get_import(import_id: Id, principal: AdminOrUnitAdmin, session: SessionDep) -> ImportOut:
     return imports.import_out(imports.get_job(session, actor=principal, job_id=import_id))

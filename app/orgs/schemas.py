@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.core.ids import Id
+from app.core.schemas import JsonIn, Lax
 from app.core.validation import normalize_code, normalize_name
 from app.models import ImportKind, ImportStatus, UnitType
 
@@ -28,13 +31,13 @@ class UnitNode(UnitOut):
     has_children: bool = False
 
 
-class UnitIn(BaseModel):
+class UnitIn(JsonIn):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     code: str = Field(max_length=50)
     name: str = Field(max_length=200)
-    type: UnitType
-    parent_id: int | None = None
+    type: Annotated[UnitType, Lax]
+    parent_id: Id | None = None
 
     @field_validator("code")
     @classmethod
@@ -47,12 +50,12 @@ class UnitIn(BaseModel):
         return normalize_name(v, max_length=200, label="Tên đơn vị")
 
 
-class UnitPatch(BaseModel):
+class UnitPatch(JsonIn):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str | None = Field(default=None, max_length=200)
-    type: UnitType | None = None
-    parent_id: int | None = None
+    type: Annotated[UnitType, Lax] | None = None
+    parent_id: Id | None = None
     is_active: bool | None = None
 
     @field_validator("name")
@@ -72,7 +75,7 @@ class GroupOut(BaseModel):
     is_active: bool
 
 
-class GroupIn(BaseModel):
+class GroupIn(JsonIn):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     code: str = Field(max_length=40)
@@ -91,7 +94,7 @@ class GroupIn(BaseModel):
         return normalize_name(v, max_length=200, label="Tên nhóm")
 
 
-class GroupPatch(BaseModel):
+class GroupPatch(JsonIn):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str | None = Field(default=None, max_length=200)

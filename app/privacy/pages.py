@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Path, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.auth.dependencies import (
@@ -17,13 +17,13 @@ from app.auth.dependencies import (
 )
 from app.auth.service import Principal
 from app.core.errors import AppError
+from app.core.ids import Id
 from app.db import SessionDep, savepoint
 from app.privacy import service
 from app.privacy.router import data_response, signed_out
-from app.templating import clear_auth_cookies, redirect, render
+from app.templating import forget_browser, redirect, render
 
 router = APIRouter(include_in_schema=False)
-UserId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def _data_page(
@@ -86,13 +86,13 @@ def data_delete(
     request.state.principal = None
     request.state.viewer = None  # the layout no longer shows the old name
     response = render(request, "privacy/deleted.html")
-    clear_auth_cookies(response)
+    forget_browser(response)
     return response
 
 
 @router.post("/admin/accounts/{user_id}/anonymise", dependencies=[CsrfProtected])
 def admin_anonymise(
-    user_id: UserId,
+    user_id: Id,
     principal: AdminOrUnitAdmin,
     session: SessionDep,
     settings: SettingsDep,

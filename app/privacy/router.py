@@ -5,21 +5,22 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from app.auth.dependencies import AdminOrUnitAdmin, LimiterDep, SettingsDep, SignedIn
+from app.core.ids import Id
+from app.core.schemas import JsonIn
 from app.db import SessionDep
+from app.openapi import errors, files
 from app.privacy import service
 
 router = APIRouter(tags=["privacy"])
-UserId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-class DeletionIn(BaseModel):
+class DeletionIn(JsonIn):
     password: str = Field(min_length=1, max_length=200)
 
 
@@ -56,7 +57,7 @@ def signed_out(request: Request) -> None:
 
 @router.get(
     "/me/data",
-    responses={200: {"content": {"application/json": {}}, "description": "A JSON file"}},
+    responses=files("application/json", description="A JSON file"),
 )
 def my_data(
     principal: SignedIn, session: SessionDep, settings: SettingsDep, limiter: LimiterDep
@@ -88,9 +89,11 @@ def request_deletion(
     return AnonymisedOut(user_id=user.id, full_name=user.full_name, **asdict(done))
 
 
-@router.post("/admin/users/{user_id}/anonymise", response_model=AnonymisedOut)
+@router.post(
+    "/admin/users/{user_id}/anonymise", response_model=AnonymisedOut, responses=errors(409)
+)
 def anonymise_user(
-    user_id: UserId, principal: AdminOrUnitAdmin, session: SessionDep, settings: SettingsDep
+    user_id: Id, principal: AdminOrUnitAdmin, session: SessionDep, settings: SettingsDep
 ) -> AnonymisedOut:
     """Anonymise a learner's account on their request (inside the administrator's subtree;
     learner and mentor accounts only). Audited with the administrator as the actor."""

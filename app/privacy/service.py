@@ -6,35 +6,40 @@ See docs/privacy.md for what is kept, what is removed and why."""
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import String, Text, cast, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.admin.service import get_user_in_scope
 from app.auth.service import Principal, revoke_sessions
-from app.certificates import service as certificates_service
 from app.certificates.service import PDF_FOLDER, verify_url
 from app.config import Settings
-from app.core.audit import record_audit
+from app.core.audit import PERSONAL_KEYS, clean_details, is_code, record_audit
 from app.core.errors import Forbidden, Invalid
 from app.core.media import media_path
 from app.core.ratelimit import RateLimiter, enforce
 from app.core.security import verify_password
 from app.gamification.boards import reseat
 from app.learning.submissions import MEDIA_FOLDER
+from app.mentoring import mentors
 from app.models import (
     CERTIFICATE_STATUS_LABELS,
     MENTOR_STATUS_LABELS,
     ROLE_LABELS,
     Answer,
+    AuditLog,
     AuthSession,
+    BoardName,
     Certificate,
     FeaturedTeachBack,
     FinalTestAttempt,
+    ImportJob,
+    ImportKind,
     LeagueMember,
     LearnerGroup,
     LearnerStats,
@@ -59,6 +64,12 @@ from app.models import (
     UserBadge,
     utcnow,
 )
+from app.privacy.anonymous import (
+    UNUSABLE_PASSWORD,
+    anonymous_name,
+    is_anonymised,
+    placeholder_email,
+)
 
 EXPORT_FILENAME = "bdhai-du-lieu-cua-toi.json"
 EXPORTS_PER_HOUR = 5
@@ -67,21 +78,9 @@ DELETION_WINDOW = 900
 
 REDACTED = "[đã xoá theo yêu cầu]"
 REDACTED_SHA256 = hashlib.sha256(REDACTED.encode()).hexdigest()
-# Not an argon2 hash: verify_password() answers False for it, whatever is typed.
-UNUSABLE_PASSWORD = "!anonymised"
 # Only these accounts may be anonymised: an administrator's account is the actor of audit
 # records and of other people's accounts; its role is changed first (docs/privacy.md).
 ANONYMISABLE_ROLES = (Role.learner, Role.mentor)
-
-
-def anonymous_name(user_id: int) -> str:
-    return f"Học viên đã xoá #{user_id}"
-
-
-def placeholder_email(user_id: int) -> str:
-    """users.phone_or_email requires one of the two: an address under the reserved `.invalid`
-    domain (RFC 2606), which reaches nobody and says nothing about the person."""
-    return f"da-xoa-{user_id}@an-danh.invalid"
 
 
 def _iso(value: datetime | date | None) -> str | None:
@@ -130,6 +129,7 @@ def personal_data(session: Session, *, user: User, settings: Settings) -> dict[s
             "email": user.email,
             "role": user.role.value,
             "role_label": ROLE_LABELS[user.role],
+            "board_name": user.board_name.value,
             "unit": {"id": unit.id, "code": unit.code, "name": unit.name} if unit else None,
             "group": {"id": group.id, "code": group.code, "name": group.name} if group else None,
             "is_active": user.is_active,
@@ -390,7 +390,7 @@ def _check_anonymisable(user: User) -> None:
             "trò của tài khoản thành học viên trước.",
             code="admin_account",
         )
-    if user.full_name == anonymous_name(user.id) and not user.is_active:
+    if is_anonymised(user):
         raise Invalid("Tài khoản này đã được xoá thông tin cá nhân.", code="already_anonymised")
 
 
@@ -408,10 +408,25 @@ def anonymise(session: Session, *, user: User, settings: Settings) -> Anonymised
     uid = user.id
     new_name = anonymous_name(uid)
     certs = list(session.scalars(select(Certificate).where(Certificate.user_id == uid)))
+    about = _audit_rows_about(session, uid, [c.serial for c in certs])
     old_names = {n for n in {user.full_name, *(c.holder_name for c in certs)} if n}
+    contacts = {c for c in (user.phone, user.email) if c}
+    for row in about:  # earlier names and contacts, from name corrections and edits
+        for key, value in row.details.items():
+            if key in PERSONAL_KEYS:
+                found = value if isinstance(value, list) else [value]
+                bucket = contacts if key in ("phone", "email") else old_names
+                bucket.update(v for v in found if isinstance(v, str) and v and v != "None")
 
+    # mentoring ends with the account: an application still waiting is withdrawn and an
+    # active mentorship stepped down (the role follows), so no later decision revives it
+    for row in session.scalars(
+        select(Mentorship).where(Mentorship.user_id == uid, Mentorship.status.in_(mentors.OPEN))
+    ):
+        mentors.end(session, row=row, actor_id=uid, by_admin=False, reason="", now=utcnow())
     user.full_name = new_name
     user.search_key = ""  # after full_name: its validator sets the search key
+    user.board_name = BoardName.short
     user.phone = None
     user.email = placeholder_email(uid)
     user.password_hash = UNUSABLE_PASSWORD
@@ -488,6 +503,13 @@ def anonymise(session: Session, *, user: User, settings: Settings) -> Anonymised
             .values(body=REDACTED)
             .execution_options(synchronize_session=False)
         )
+    # a mentor's own words when stepping down (reasons decided by administrators stay)
+    session.execute(
+        update(Mentorship)
+        .where(Mentorship.user_id == uid, Mentorship.decided_by_id == uid, Mentorship.reason != "")
+        .values(reason=REDACTED)
+        .execution_options(synchronize_session=False)
+    )
     session.execute(
         update(PostReport)
         .where(PostReport.reporter_id == uid, PostReport.note != "")
@@ -501,17 +523,22 @@ def anonymise(session: Session, *, user: User, settings: Settings) -> Anonymised
     ).rowcount
 
     # certificates: the row and its status stay (counts per unit and level); the name goes,
-    # and an issued one's credential is signed again with the anonymous name (the old one
-    # carried the person's name), so the serial still verifies
+    # and so does the signed credential, which carried it: nothing is signed again for a
+    # person who asked to be deleted (docs/privacy.md)
     for cert in certs:
         cert.holder_name = new_name
-        if cert.credential_jwt is not None:
-            certificates_service.sign(session, cert, settings=settings)
+        cert.credential_jwt = None
         if cert.revoke_reason:
-            reason = cert.revoke_reason
-            for name in old_names:
-                reason = reason.replace(name, new_name)
-            cert.revoke_reason = reason
+            cert.revoke_reason = _replace_all(cert.revoke_reason, old_names, new_name)
+    session.flush()
+
+    # what must remain of them in the audit log and in stored import reports
+    scrub = _Scrub(names=old_names, contacts=contacts, new_name=new_name)
+    for row in about:
+        details = scrub.details(row.action, row.details, authored=row.actor_id == uid)
+        if details != row.details:
+            row.details = details
+    _scrub_import_reports(session, scrub)
     session.flush()
 
     images_deleted = 0
@@ -530,6 +557,106 @@ def anonymise(session: Session, *, user: User, settings: Settings) -> Anonymised
         pdfs_deleted=pdfs_deleted,
         notifications_deleted=notifications,
     )
+
+
+def _replace_all(text: str, olds: set[str], new: str) -> str:
+    for old in sorted(olds, key=len, reverse=True):  # "Nguyễn Thị Hồng Nhung" before "Nhung"
+        text = text.replace(old, new)
+    return text
+
+
+def _audit_rows_about(session: Session, uid: int, serials: list[str]) -> list[AuditLog]:
+    """The audit rows the person wrote or that are about them: their account, their
+    certificates, their submissions (appeals, grade changes) and their mentorships."""
+    text_id = cast(Submission.id, String(64))
+    conditions = [
+        AuditLog.actor_id == uid,
+        (AuditLog.target_type == "user") & (AuditLog.target_id == str(uid)),
+        (AuditLog.target_type == "submission")
+        & AuditLog.target_id.in_(select(text_id).where(Submission.user_id == uid)),
+        (AuditLog.target_type == "mentorship")
+        & AuditLog.target_id.in_(
+            select(cast(Mentorship.id, String(64))).where(Mentorship.user_id == uid)
+        ),
+    ]
+    if serials:
+        conditions.append((AuditLog.target_type == "certificate") & AuditLog.target_id.in_(serials))
+    return list(session.scalars(select(AuditLog).where(or_(*conditions)).order_by(AuditLog.id)))
+
+
+def _phone_forms(contact: str) -> list[str]:
+    """+84912345678 as it may be written: +84912345678, 0912345678, 912345678."""
+    if contact.startswith("+84"):
+        core = contact[3:]
+        return [contact, "0" + core, core]
+    return [contact]
+
+
+@dataclass(frozen=True)
+class _Scrub:
+    """Replaces a person's names (by the anonymous name) and phone numbers and e-mails (by
+    REDACTED) wherever they appear in stored JSON."""
+
+    names: set[str]
+    contacts: set[str]
+    new_name: str
+
+    @property
+    def forms(self) -> set[str]:
+        return {f for c in self.contacts for f in _phone_forms(c)}
+
+    def text(self, value: str) -> str:
+        if is_code(value):  # a status, a method, a serial: never a name or a contact
+            return value
+        return _replace_all(_replace_all(value, self.names, self.new_name), self.forms, REDACTED)
+
+    def value(self, value: Any, *, personal: str | None = None) -> Any:
+        if isinstance(value, str):
+            if personal in ("phone", "email") and value and value != "None":
+                return REDACTED
+            if personal is not None and value and value != "None":
+                return self.new_name
+            return self.text(value)
+        if isinstance(value, list):
+            return [self.value(v, personal=personal) for v in value]
+        if isinstance(value, dict):
+            return {k: self.value(v, personal=personal) for k, v in value.items()}
+        return value
+
+    def details(self, action: str, details: dict[str, Any], *, authored: bool) -> dict[str, Any]:
+        """An audit row's details: what the person wrote themselves leaves what the audit
+        helper would refuse today (an appeal's words, a step-down reason: older rows), and
+        every name and contact of theirs is replaced."""
+        if authored:
+            details = clean_details(action, details)
+        return {
+            key: self.value(value, personal=key if key in PERSONAL_KEYS else None)
+            for key, value in details.items()
+        }
+
+
+def _scrub_import_reports(session: Session, scrub: _Scrub) -> None:
+    """Import reports are kept as their row messages; older versions named a duplicated
+    phone number or e-mail in them."""
+    needles = {f for f in scrub.forms if f} | {
+        form for n in scrub.names for form in (n, json.dumps(n)[1:-1])
+    }
+    if not needles:
+        return
+    text = cast(ImportJob.errors, Text)
+    jobs = session.scalars(
+        select(ImportJob).where(
+            ImportJob.kind == ImportKind.learners,
+            or_(*(text.contains(n, autoescape=True) for n in sorted(needles))),
+        )
+    )
+    for job in jobs:
+        errors = [
+            {**e, "message": scrub.text(e["message"])} if isinstance(e.get("message"), str) else e
+            for e in job.errors
+        ]
+        if errors != job.errors:
+            job.errors = errors
 
 
 def _audit(

@@ -9,16 +9,18 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from app.auth.dependencies import AdminOrUnitAdmin, CsrfProtected, SettingsDep
 from app.auth.scope import scope_path
 from app.config import Settings
 from app.core.clock import local_day
 from app.core.errors import AppError, Forbidden, Invalid
+from app.core.ids import Id, parse_id
 from app.db import SessionDep, savepoint
 from app.models import Role, Unit, utcnow
 from app.reports import charts, figures, quarterly, targets
-from app.reports.router import UnitQuery, default_range, groups_of, report_file, unit_in_scope
+from app.reports.router import default_range, groups_of, report_file, unit_in_scope
 from app.templating import redirect, render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -66,7 +68,7 @@ def dashboard_page(
     principal: AdminOrUnitAdmin,
     session: SessionDep,
     settings: SettingsDep,
-    unit_id: UnitQuery = None,
+    unit_id: Id | None = None,
     preset: Annotated[str | None, Query(max_length=20)] = None,
     start: Annotated[date | None, Query()] = None,
     end: Annotated[date | None, Query()] = None,
@@ -118,7 +120,7 @@ def reports_page(
     principal: AdminOrUnitAdmin,
     session: SessionDep,
     settings: SettingsDep,
-    unit_id: UnitQuery = None,
+    unit_id: Id | None = None,
 ) -> Response:
     """Which quarter, for which unit: the three files."""
     unit = unit_in_scope(session, principal, unit_id)
@@ -156,7 +158,7 @@ def report_download(
     year: Annotated[int, Query(ge=2020, le=2100)],
     quarter: Annotated[int, Query(ge=1, le=4)],
     format: Annotated[str, Query(pattern="^(xlsx|pdf|csv)$")],
-    unit_id: UnitQuery = None,
+    unit_id: Id | None = None,
 ) -> Response:
     unit = unit_in_scope(session, principal, unit_id)
     return report_file(
@@ -206,7 +208,7 @@ def targets_page(
     principal: AdminOrUnitAdmin,
     session: SessionDep,
     settings: SettingsDep,
-    unit_id: UnitQuery = None,
+    unit_id: Id | None = None,
     done: Annotated[str | None, Query(max_length=20)] = None,
 ) -> Response:
     unit = unit_in_scope(session, principal, unit_id)
@@ -220,77 +222,91 @@ async def targets_save(
     principal: AdminOrUnitAdmin,
     session: SessionDep,
     settings: SettingsDep,
-    unit_id: UnitQuery = None,
+    unit_id: Id | None = None,
 ) -> Response:
-    """The unit's populations: working_age, and group_<id> for each group (empty clears)."""
-    unit = unit_in_scope(session, principal, unit_id)
+    """The unit's populations: working_age, and group_<id> for each group (empty clears).
+    The form is read on the event loop; the database work runs in a thread."""
     form = await request.form()
-    try:
-        working_age = targets.parse_population(str(form.get("working_age", ""))[:20], "working_age")
-        group_ids = {g.id for g in groups_of(session)}
-        values = {
-            gid: targets.parse_population(str(form.get(f"group_{gid}", ""))[:20], f"group_{gid}")
-            for gid in group_ids
-        }
-        with savepoint(session):
-            targets.set_targets(
-                session,
-                unit=unit,
-                working_age=working_age,
-                groups=values,
-                actor_id=principal.user.id,
+
+    def work() -> Response:
+        unit = unit_in_scope(session, principal, unit_id)
+        try:
+            working_age = targets.parse_population(
+                str(form.get("working_age", ""))[:20], "working_age"
             )
-    except AppError as exc:
-        return _targets_page(
-            request,
-            session,
-            principal,
-            settings,
-            unit,
-            errors=[exc.message],
-            status_code=exc.status_code,
-        )
-    return redirect(f"/admin/targets?unit_id={unit.id}&done=saved")
+            group_ids = {g.id for g in groups_of(session)}
+            values = {
+                gid: targets.parse_population(
+                    str(form.get(f"group_{gid}", ""))[:20], f"group_{gid}"
+                )
+                for gid in group_ids
+            }
+            with savepoint(session):
+                targets.set_targets(
+                    session,
+                    unit=unit,
+                    working_age=working_age,
+                    groups=values,
+                    actor_id=principal.user.id,
+                )
+        except AppError as exc:
+            return _targets_page(
+                request,
+                session,
+                principal,
+                settings,
+                unit,
+                errors=[exc.message],
+                status_code=exc.status_code,
+            )
+        return redirect(f"/admin/targets?unit_id={unit.id}&done=saved")
+
+    return await run_in_threadpool(work)
 
 
 @router.post("/targets/groups", dependencies=[CsrfProtected])
 async def group_targets_save(
     request: Request, principal: AdminOrUnitAdmin, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    """The groups' target percentages: the program's, so admins only."""
+    """The groups' target percentages: the program's, so admins only. The form is read on
+    the event loop; the database work runs in a thread."""
     if principal.user.role != Role.admin:
         raise Forbidden("Chỉ quản trị hệ thống được đổi tỷ lệ chỉ tiêu của các nhóm.")
     form = await request.form()
-    unit = unit_in_scope(session, principal, None)
-    try:
-        with savepoint(session):
-            for group in groups_of(session):
-                parsed = []
-                for name, high in (("join", 100), ("improve", 100), ("level", 5)):
-                    raw = str(form.get(f"{name}_{group.id}", "")).strip()[:5]
-                    low = 1 if name == "level" else 0
-                    if raw and (not raw.isdigit() or not low <= int(raw) <= high):
-                        raise Invalid(f"“{raw}” không hợp lệ cho nhóm {group.name}.")
-                    parsed.append(int(raw) if raw else None)
-                targets.set_group_targets(
-                    session,
-                    group=group,
-                    join=parsed[0],
-                    improve=parsed[1],
-                    level=parsed[2],
-                    actor_id=principal.user.id,
-                )
-    except AppError as exc:
-        return _targets_page(
-            request,
-            session,
-            principal,
-            settings,
-            unit,
-            errors=[exc.message],
-            status_code=exc.status_code,
-        )
-    return redirect("/admin/targets?done=saved")
+
+    def work() -> Response:
+        unit = unit_in_scope(session, principal, None)
+        try:
+            with savepoint(session):
+                for group in groups_of(session):
+                    parsed = []
+                    for name, high in (("join", 100), ("improve", 100), ("level", 5)):
+                        raw = str(form.get(f"{name}_{group.id}", "")).strip()[:5]
+                        low = 1 if name == "level" else 0
+                        if raw and (not raw.isdigit() or not low <= int(raw) <= high):
+                            raise Invalid(f"“{raw}” không hợp lệ cho nhóm {group.name}.")
+                        parsed.append(int(raw) if raw else None)
+                    targets.set_group_targets(
+                        session,
+                        group=group,
+                        join=parsed[0],
+                        improve=parsed[1],
+                        level=parsed[2],
+                        actor_id=principal.user.id,
+                    )
+        except AppError as exc:
+            return _targets_page(
+                request,
+                session,
+                principal,
+                settings,
+                unit,
+                errors=[exc.message],
+                status_code=exc.status_code,
+            )
+        return redirect("/admin/targets?done=saved")
+
+    return await run_in_threadpool(work)
 
 
 @router.post("/targets/import", dependencies=[CsrfProtected])
@@ -302,7 +318,7 @@ def targets_import(
     file: Annotated[UploadFile, File()],
     unit_id: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
-    unit = unit_in_scope(session, principal, int(unit_id) if unit_id.isdigit() else None)
+    unit = unit_in_scope(session, principal, parse_id(unit_id))
     data = file.file.read(settings.import_max_bytes + 1)
     result: targets.ImportResult | None = None
     try:

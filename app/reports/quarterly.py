@@ -15,14 +15,15 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import SimpleDocTemplate, Spacer, Table, TableStyle
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.certificates.pdf import BOLD, REGULAR, date_line, nfc, register_fonts
+from app.certificates.pdf import BOLD, REGULAR, date_line, register_fonts
 from app.config import Settings
 from app.core.clock import local_day
 from app.core.errors import Invalid
+from app.core.pdf_text import nfc, paragraph
 from app.core.spreadsheet import csv_bytes, xlsx_bytes
 from app.gamification import periods
 from app.gamification.boards import Board, SqlBoards
@@ -312,37 +313,36 @@ def to_pdf(report: Report) -> bytes:
         Table(
             [
                 [
-                    Paragraph(f"<b>{nfc(report.unit.name.upper())}</b>", center),
-                    Paragraph("<b>CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM</b>", center),
+                    paragraph(report.unit.name.upper(), center, bold=True),
+                    paragraph("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", center, bold=True),
                 ],
                 [
-                    Paragraph("", center),
-                    Paragraph("<b>Độc lập - Tự do - Hạnh phúc</b>", center),
+                    paragraph("", center),
+                    paragraph("Độc lập - Tự do - Hạnh phúc", center, bold=True),
                 ],
                 [
-                    Paragraph("", center),
-                    Paragraph(date_line(report.unit.name, report.made_on), center),
+                    paragraph("", center),
+                    paragraph(date_line(report.unit.name, report.made_on), center),
                 ],
             ],
             colWidths=[75 * mm, 105 * mm],
         ),
         Spacer(1, 8 * mm),
-        Paragraph(nfc(report.title), heading),
-        Paragraph(nfc(report.period), center),
+        paragraph(report.title, heading),
+        paragraph(report.period, center),
         Spacer(1, 5 * mm),
     ]
     width = A4[0] - 30 * mm
     for section in sections(report):
-        story.append(Paragraph(nfc(section.title), section_style))
+        story.append(paragraph(section.title, section_style))
         story.append(Spacer(1, 2 * mm))
         first = 0.42 if len(section.header) > 2 else 0.7
         rest = (1 - first) / max(len(section.header) - 1, 1)
-        data = [[Paragraph(f"<b>{nfc(h)}</b>", small) for h in section.header]] + [
-            [Paragraph(nfc("" if v is None else _cell(v)), small) for v in row]
-            for row in section.rows
+        data = [[paragraph(h, small, bold=True) for h in section.header]] + [
+            [paragraph("" if v is None else _cell(v), small) for v in row] for row in section.rows
         ]
         if len(data) == 1:
-            data.append([Paragraph("Không có số liệu.", small)] + [""] * (len(section.header) - 1))
+            data.append([paragraph("Không có số liệu.", small)] + [""] * (len(section.header) - 1))
         table = Table(
             data,
             colWidths=[width * first] + [width * rest] * (len(section.header) - 1),
@@ -359,11 +359,9 @@ def to_pdf(report: Report) -> bytes:
         )
         story += [table, Spacer(1, 5 * mm)]
     story.append(
-        Paragraph(
-            nfc(
-                f"Số liệu lấy từ hệ thống Bình dân học AI ngày {report.made_on:%d/%m/%Y}; "
-                "trùng với trang Tổng quan cho cùng khoảng thời gian."
-            ),
+        paragraph(
+            f"Số liệu lấy từ hệ thống Bình dân học AI ngày {report.made_on:%d/%m/%Y}; "
+            "trùng với trang Tổng quan cho cùng khoảng thời gian.",
             small,
         )
     )

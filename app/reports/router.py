@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -19,13 +19,14 @@ from app.config import Settings
 from app.core.audit import record_audit
 from app.core.clock import local_day
 from app.core.errors import NotFound
+from app.core.ids import Id
+from app.core.schemas import JsonIn, Lax
 from app.db import SessionDep
 from app.models import LearnerGroup, Unit, utcnow
+from app.openapi import files
 from app.reports import figures, quarterly, targets
 
 router = APIRouter(prefix="/admin", tags=["reports"])
-Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
-UnitQuery = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
 
 
 def unit_in_scope(session: Session, principal: Principal, unit_id: int | None) -> Unit:
@@ -100,7 +101,7 @@ def dashboard(
     principal: AdminOrUnitAdmin,
     session: SessionDep,
     settings: SettingsDep,
-    unit_id: UnitQuery = None,
+    unit_id: Id | None = None,
     start: Annotated[date | None, Query()] = None,
     end: Annotated[date | None, Query()] = None,
 ) -> dict[str, Any]:
@@ -143,14 +144,17 @@ def report_file(
     )
 
 
-@router.get("/reports/quarterly")
+@router.get(
+    "/reports/quarterly",
+    responses=files(*(t for t, _ in quarterly.FORMATS.values()), description="The report"),
+)
 def quarterly_report(
     principal: AdminOrUnitAdmin,
     session: SessionDep,
     settings: SettingsDep,
     year: Annotated[int, Query(ge=2020, le=2100)],
     quarter: Annotated[int, Query(ge=1, le=4)],
-    unit_id: UnitQuery = None,
+    unit_id: Id | None = None,
     format: Annotated[Literal["xlsx", "pdf", "csv"], Query()] = "xlsx",
 ) -> Response:
     """The quarterly report (báo cáo quý) of a unit: XLSX, PDF or CSV."""
@@ -160,11 +164,14 @@ def quarterly_report(
     )
 
 
-class TargetsIn(BaseModel):
+Population = Annotated[int, Field(ge=0, le=targets.MAX_POPULATION)]
+
+
+class TargetsIn(JsonIn):
     model_config = ConfigDict(extra="forbid")
 
     working_age: int | None = Field(default=None, ge=0, le=targets.MAX_POPULATION)
-    groups: dict[int, int | None] = Field(default_factory=dict, max_length=50)
+    groups: dict[Annotated[Id, Lax], Population | None] = Field(default_factory=dict, max_length=50)
 
 
 class TargetsOut(BaseModel):
@@ -207,7 +214,7 @@ def put_targets(
     return targets_out(session, unit)
 
 
-class GroupTargetsIn(BaseModel):
+class GroupTargetsIn(JsonIn):
     model_config = ConfigDict(extra="forbid")
 
     join_target_pct: int | None = Field(default=None, ge=0, le=100)

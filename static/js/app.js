@@ -143,6 +143,29 @@
     button.parentNode.replaceChild(again, button);
   }
 
+  /* Drafts belong to the account they were written under: households share one phone.
+     Keys name the signed-in account (the page's bdhai-account meta); a signed-in page drops
+     every other account's drafts (and the older drafts that named none) before anything
+     reads them; sending the sign-out or account-deletion form drops them all. A signed-out
+     page keeps them, so a learner whose session ran out finds the draft after signing in. */
+  var accountMeta = document.querySelector('meta[name="bdhai-account"]');
+  var ACCOUNT = accountMeta ? accountMeta.getAttribute("content") : "";
+  var DRAFTS = "bdhai:draft:", MINE = DRAFTS + "a" + ACCOUNT + ":";
+  function dropDrafts(keep) {
+    try {
+      for (var i = localStorage.length - 1; i >= 0; i--) {
+        var k = localStorage.key(i);
+        if (k && k.indexOf(DRAFTS) === 0 && !(keep && k.indexOf(keep) === 0)) { localStorage.removeItem(k); }
+      }
+    } catch (e) {}
+  }
+  if (ACCOUNT) { dropDrafts(MINE); }
+  document.addEventListener("submit", function (ev) {
+    var action = ev.target.getAttribute && ev.target.getAttribute("action");
+    var path = action ? new URL(action, location.href).pathname : "";
+    if (path === "/logout" || path === "/account/data/delete") { dropDrafts(""); }
+  }, true);
+
   /* Submissions: a character counter, a draft kept on the phone, sending when online, then
      "đang chấm" until the grade arrives (polling the API with a slowing interval). */
   function renderSubmission(box, s) {
@@ -210,16 +233,24 @@
   });
 
   Array.prototype.forEach.call(document.querySelectorAll("form[data-submit]"), function (form) {
+    if (!ACCOUNT) { return; }
     var lesson = form.getAttribute("data-submit"), kind = form.getAttribute("data-kind");
-    var key = "bdhai:draft:" + lesson + ":" + kind;
+    var key = MINE + lesson + ":" + kind;
     var text = form.querySelector("textarea"), counter = form.querySelector("[data-counter]");
     var clientId = form.querySelector("input[name=client_id]"), msg = form.querySelector(".form-msg");
     var results = document.querySelector('[data-results="' + kind + '"]');
     var min = parseInt(text.getAttribute("minlength"), 10), max = parseInt(text.getAttribute("maxlength"), 10);
     var store = {
-      load: function () { try { return JSON.parse(localStorage.getItem(key) || "null"); } catch (e) { return null; } },
+      load: function () {
+        var d = null;
+        try { d = JSON.parse(localStorage.getItem(key) || "null"); } catch (e) {}
+        return d && d.account === ACCOUNT ? d : null;
+      },
       save: function (pending) {
-        try { localStorage.setItem(key, JSON.stringify({ text: text.value, client_id: clientId.value, pending: !!pending })); } catch (e) {}
+        try {
+          localStorage.setItem(key, JSON.stringify({ account: ACCOUNT, text: text.value,
+            client_id: clientId.value, pending: !!pending }));
+        } catch (e) {}
       },
       clear: function () { try { localStorage.removeItem(key); } catch (e) {} }
     };
@@ -250,9 +281,18 @@
       }
       sending = true;
       say(msg, "Đang gửi…");
-      api("POST", "/api/v1/lessons/" + lesson + "/submissions", new FormData(form), true)
+      var body = new FormData(form);
+      body.set("account", ACCOUNT);  // the server refuses a draft of another account
+      api("POST", "/api/v1/lessons/" + lesson + "/submissions", body, true)
         .then(function (res) {
           sending = false;
+          if (res.status === 409 && res.data.code === "other_account") {
+            store.clear();
+            text.value = "";
+            count();
+            say(msg, res.data.detail + " Bản nháp đã được xoá khỏi máy.", true);
+            return;
+          }
           if (res.status === 201 || (res.status === 409 && res.data.submission_id)) {
             store.clear();
             var id = res.status === 201 ? res.data.id : res.data.submission_id;
