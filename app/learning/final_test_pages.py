@@ -99,6 +99,29 @@ def final_test_page(
     )
 
 
+def _refused(
+    request: Request,
+    session: SessionDep,
+    level_number: int,
+    principal: SignedIn,
+    settings: SettingsDep,
+    exc: AppError,
+) -> Response:
+    """What stands in the way of starting or answering, shown on the test page; a missing
+    level or a refused role stays an error page."""
+    if exc.status_code in (403, 404):
+        raise exc
+    return _page(
+        request,
+        session,
+        level_number,
+        user_id=principal.user.id,
+        settings=settings,
+        error=exc.message,
+        status_code=exc.status_code,
+    )
+
+
 @router.post("/levels/{level_number}/final-test/start", dependencies=[CsrfProtected])
 def final_test_start(
     request: Request,
@@ -119,17 +142,7 @@ def final_test_start(
                 now=utcnow(),
             )
     except AppError as exc:
-        if exc.status_code in (403, 404):
-            raise
-        return _page(
-            request,
-            session,
-            level_number,
-            user_id=principal.user.id,
-            settings=settings,
-            error=exc.message,
-            status_code=exc.status_code,
-        )
+        return _refused(request, session, level_number, principal, settings, exc)
     return redirect(f"/levels/{level_number}/final-test")
 
 
@@ -157,17 +170,7 @@ async def final_test_submit(
                     now=utcnow(),
                 )
         except AppError as exc:
-            if exc.status_code in (403, 404):
-                raise
-            return _page(
-                request,
-                session,
-                level_number,
-                user_id=principal.user.id,
-                settings=settings,
-                error=exc.message,
-                status_code=exc.status_code,
-            )
+            return _refused(request, session, level_number, principal, settings, exc)
         return redirect(f"/levels/{level_number}/final-test?result={done.attempt.id}")
 
     return await run_in_threadpool(work)
